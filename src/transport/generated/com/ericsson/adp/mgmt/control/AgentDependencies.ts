@@ -1,0 +1,10 @@
+// Original file: AgentControl.proto
+
+
+export interface AgentDependencies {
+  'agentId'?: (string)[];
+}
+
+export interface AgentDependencies__Output {
+  'agentId': (string)[];
+}

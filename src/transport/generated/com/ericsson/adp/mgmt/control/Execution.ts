@@ -1,0 +1,8 @@
+// Original file: OrchestratorControl.proto
+
+
+export interface Execution {
+}
+
+export interface Execution__Output {
+}

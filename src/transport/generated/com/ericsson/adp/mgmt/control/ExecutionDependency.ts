@@ -1,0 +1,10 @@
+// Original file: AgentControl.proto
+
+
+export interface ExecutionDependency {
+  'agentId'?: (string)[];
+}
+
+export interface ExecutionDependency__Output {
+  'agentId': (string)[];
+}

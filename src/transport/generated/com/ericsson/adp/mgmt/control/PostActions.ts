@@ -1,0 +1,8 @@
+// Original file: OrchestratorControl.proto
+
+
+export interface PostActions {
+}
+
+export interface PostActions__Output {
+}

@@ -1,0 +1,10 @@
+// Original file: OrchestratorControl.proto
+
+
+export interface PrepareDependencyComplete {
+  'agentId'?: (string)[];
+}
+
+export interface PrepareDependencyComplete__Output {
+  'agentId': (string)[];
+}

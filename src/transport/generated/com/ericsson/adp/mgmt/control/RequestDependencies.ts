@@ -1,0 +1,8 @@
+// Original file: OrchestratorControl.proto
+
+
+export interface RequestDependencies {
+}
+
+export interface RequestDependencies__Output {
+}
