@@ -1,0 +1,19 @@
+/**
+ * bro-agent: write the agent that lets a Node.js service take part in the
+ * backups and restores of a Backup and Restore Orchestrator (BRO).
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export * as Action from "./core/Action.js"
+/** @since 0.1.0 */
+export * as Fragment from "./core/Fragment.js"
+/** @since 0.1.0 */
+export * as Message from "./core/Message.js"
+/** @since 0.1.0 */
+export * as Registration from "./core/Registration.js"
+/** @since 0.1.0 */
+export * as SoftwareVersion from "./core/SoftwareVersion.js"
+/** @since 0.1.0 */
+export * as Wire from "./transport/Wire.js"
