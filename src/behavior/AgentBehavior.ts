@@ -1,0 +1,141 @@
+/**
+ * What a service team writes: its agent's registration information and one
+ * Effect per stage. The library runs each stage's Effect when the
+ * orchestrator asks for it and answers the orchestrator with its outcome.
+ *
+ * @since 0.1.0
+ */
+import type { Effect } from "effect"
+import { Data } from "effect"
+import type { Action } from "../core/Action.js"
+import type { FragmentInformation } from "../core/Fragment.js"
+import type { RegistrationInformation, RegistrationInput } from "../core/Registration.js"
+import type { SoftwareVersionFields } from "../core/SoftwareVersion.js"
+
+/**
+ * What every stage's Effect is given.
+ *
+ * @since 0.1.0
+ * @category contexts
+ */
+export interface StageContext {
+  readonly agentId: string
+  readonly action: Action
+  readonly backupName: string
+  /** The backup manager the action runs in (`DEFAULT` unless the agent has a scope). */
+  readonly backupType: string
+}
+
+/**
+ * Backup preparation and post-actions.
+ *
+ * @since 0.1.0
+ * @category contexts
+ */
+export interface BackupContext extends StageContext {
+  readonly action: "BACKUP"
+}
+
+/**
+ * Backup execution: where the agent creates and sends its fragments.
+ *
+ * @since 0.1.0
+ * @category contexts
+ */
+export interface BackupExecutionContext extends BackupContext {}
+
+/**
+ * Every restore stage.
+ *
+ * @since 0.1.0
+ * @category contexts
+ */
+export interface RestoreContext extends StageContext {
+  readonly action: "RESTORE"
+  /** The software version the backup was made with: check that the service can take it. */
+  readonly softwareVersion: SoftwareVersionFields | undefined
+  /** This agent's fragments of the backup, in no particular order. */
+  readonly fragments: ReadonlyArray<FragmentInformation>
+}
+
+/**
+ * The cancel step: given the action that is cancelled.
+ *
+ * @since 0.1.0
+ * @category contexts
+ */
+export type CancelContext = BackupContext | RestoreContext
+
+/**
+ * What a stage's Effect succeeds with: nothing, or the message the
+ * stage-complete should carry.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StageOutcome = void | string
+
+/**
+ * A ready-made error for a stage that fails with a message: the stage is
+ * answered `success = false` with `message`. Any typed error works the same
+ * way; its `message` (or its text) is what the orchestrator is told.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class StageFailure extends Data.TaggedError("StageFailure")<{
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/**
+ * An agent's behaviour. Only the registration, `executeBackup` and
+ * `executeRestore` are required; every other stage succeeds at once by
+ * default.
+ *
+ * A stage's Effect that succeeds answers `success = true` (with its message,
+ * if it returns one); one that fails answers `success = false` with the
+ * error's message; one that dies (a throw, a bug) answers `success = false`
+ * and is logged with its cause. Exactly one answer per stage, always.
+ *
+ * A cancel interrupts the stage that runs (closing what its scopes hold:
+ * files, data streams), then runs `cancel`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AgentBehavior<E = never, R = never> {
+  readonly registration: RegistrationInput | RegistrationInformation
+  readonly prepareBackup?: (context: BackupContext) => Effect.Effect<StageOutcome, E, R>
+  readonly executeBackup: (context: BackupExecutionContext) => Effect.Effect<StageOutcome, E, R>
+  readonly postBackup?: (context: BackupContext) => Effect.Effect<StageOutcome, E, R>
+  readonly prepareRestore?: (context: RestoreContext) => Effect.Effect<StageOutcome, E, R>
+  readonly executeRestore: (context: RestoreContext) => Effect.Effect<StageOutcome, E, R>
+  readonly postRestore?: (context: RestoreContext) => Effect.Effect<StageOutcome, E, R>
+  readonly cancel?: (context: CancelContext) => Effect.Effect<StageOutcome, E, R>
+}
+
+/**
+ * Builds a behaviour, checking its type.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <E = never, R = never>(behavior: AgentBehavior<E, R>): AgentBehavior<E, R> => behavior
+
+/**
+ * The texts of the default answers (those of the reference agents, which
+ * BRO's users know), and of ours for the two required stages.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultMessages = {
+  prepareBackup: "Preparation for backup is successful",
+  executeBackup: "Backup completed",
+  postBackup: "Post backup actions completed",
+  prepareRestore: "Preparation for restore is successful",
+  executeRestore: "Restore completed",
+  postRestore: "Post restore actions completed",
+  cancel: "Cancel actions completed"
+} as const
