@@ -6,7 +6,8 @@
  *
  * @since 0.1.0
  */
-import type { Scope } from "effect"
+import type { FileSystem } from "@effect/platform"
+import type { ConfigError, Scope } from "effect"
 import { Cause, Data, Deferred, Duration, Effect, Exit, Fiber, Option, Queue, Ref, Schedule, Stream, SubscriptionRef } from "effect"
 import type { AgentFeature, ApiVersion, Stage } from "./core/Action.js"
 import * as Machine from "./core/AgentMachine.js"
@@ -14,8 +15,9 @@ import type { OrchestratorMessage } from "./core/Message.js"
 import { AgentMessage } from "./core/Message.js"
 import * as Registration from "./core/Registration.js"
 import type { StatusCode } from "./core/Status.js"
-import type { AgentBehavior, CancelContext, StageOutcome } from "./behavior/AgentBehavior.js"
+import type { AgentBehavior, AnyStageContext, StageOutcome } from "./behavior/AgentBehavior.js"
 import { defaultMessages } from "./behavior/AgentBehavior.js"
+import * as Fragments from "./behavior/Fragments.js"
 import type { ControlStream } from "./transport/OrchestratorTransport.js"
 import { ControlStreamEnded, OrchestratorTransport } from "./transport/OrchestratorTransport.js"
 
@@ -129,6 +131,16 @@ export interface AgentOptions {
   readonly acknowledgeTimeout?: Duration.DurationInput
   /** When to register again; see {@link ReconnectPolicy}. */
   readonly reconnect?: Partial<ReconnectPolicy>
+  /**
+   * Bytes of file content per data message. Default: `AGENT_FRAGMENT_CHUNK_SIZE`
+   * (in KiB) from the environment, else 512 KiB.
+   */
+  readonly chunkSize?: number
+  /**
+   * How long a transfer may make no progress. Default:
+   * `AGENT_DATA_CHANNEL_TIMEOUT_SECS` from the environment, else 30 s.
+   */
+  readonly dataChannelTimeout?: Duration.DurationInput
 }
 
 /**
@@ -190,6 +202,8 @@ export interface RunningAgent {
   readonly statusChanges: Stream.Stream<AgentStatus>
   /** Waits for the agent to end by itself, which it does only with an {@link AgentError}. */
   readonly join: Effect.Effect<never, AgentError>
+  /** Each transfer's progress, chunk by chunk, from the moment of subscription. */
+  readonly progress: Stream.Stream<Fragments.TransferProgress>
 }
 
 const apiVersionFallbackText = "Invalid api version. Only [2.0, 3.0] are supported."
@@ -241,8 +255,8 @@ export const start = <E, R>(
   options: AgentOptions = {}
 ): Effect.Effect<
   RunningAgent,
-  Registration.InvalidRegistrationInformation,
-  OrchestratorTransport | Scope.Scope | R
+  Registration.InvalidRegistrationInformation | ConfigError.ConfigError,
+  OrchestratorTransport | FileSystem.FileSystem | Scope.Scope | R
 > =>
   Effect.gen(function*() {
     const registration = yield* Registration.make(behavior.registration)
@@ -254,6 +268,10 @@ export const start = <E, R>(
     const features: ReadonlyArray<AgentFeature> = registration.features ??
       [transport.security, "PREPARE_STAGE", "POST_STAGE"]
 
+    const channel = yield* Fragments.makeDataChannel(agentId, {
+      ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }),
+      ...(options.dataChannelTimeout === undefined ? {} : { timeout: Duration.decode(options.dataChannelTimeout) })
+    })
     const status = yield* SubscriptionRef.make<AgentStatus>({
       agentId,
       connection: { _tag: "Connecting", apiVersion: registration.apiVersion },
@@ -266,19 +284,31 @@ export const start = <E, R>(
     const afterStreamLost = yield* Schedule.driver(policy.afterStreamLost)
     const whileIdInUse = yield* Schedule.driver(policy.whileIdInUse)
 
-    const contextFor = (info: Machine.ActionInfo): CancelContext =>
-      info.action === "BACKUP"
-        ? { agentId, action: "BACKUP", backupName: info.backupName, backupType: info.backupType }
-        : {
+    const contextFor = (info: Machine.ActionInfo): AnyStageContext => {
+      const target = { backupName: info.backupName, backupType: info.backupType }
+      if (info.action === "BACKUP") {
+        const sendFragment = (fragment: Fragments.BackupFragment) => Fragments.sendFragment(channel, target, fragment)
+        return {
           agentId,
-          action: "RESTORE",
-          backupName: info.backupName,
-          backupType: info.backupType,
-          softwareVersion: info.softwareVersion,
-          fragments: info.fragments
+          action: "BACKUP",
+          ...target,
+          sendFragment,
+          sendFragments: (fragments, sendOptions) =>
+            Effect.forEach(fragments, sendFragment, { concurrency: sendOptions?.concurrency ?? 1 })
         }
+      }
+      return {
+        agentId,
+        action: "RESTORE",
+        ...target,
+        softwareVersion: info.softwareVersion,
+        fragments: info.fragments,
+        downloadFragment: (fragment, folder) => Fragments.downloadFragment(channel, target, fragment, folder),
+        downloadFragmentStream: (fragment) => Fragments.downloadFragmentStream(channel, target, fragment)
+      }
+    }
 
-    const stepEffect = (step: Machine.StepName, context: CancelContext): Effect.Effect<StageOutcome, E, R> => {
+    const stepEffect = (step: Machine.StepName, context: AnyStageContext): Effect.Effect<StageOutcome, E, R> => {
       if (context.action === "BACKUP") {
         switch (step) {
           case "prepareBackup":
@@ -470,7 +500,8 @@ export const start = <E, R>(
       agentId,
       status: SubscriptionRef.get(status),
       statusChanges: status.changes,
-      join: Fiber.join(fiber)
+      join: Fiber.join(fiber),
+      progress: Stream.fromPubSub(channel.progress)
     }
   })
 
@@ -486,6 +517,6 @@ export const run = <E, R>(
   options: AgentOptions = {}
 ): Effect.Effect<
   never,
-  AgentError | Registration.InvalidRegistrationInformation,
-  OrchestratorTransport | R
+  AgentError | Registration.InvalidRegistrationInformation | ConfigError.ConfigError,
+  OrchestratorTransport | FileSystem.FileSystem | R
 > => Effect.scoped(Effect.flatMap(start(behavior, options), (agent) => agent.join))

@@ -3,7 +3,6 @@ import { Deferred, Effect, Ref } from "effect"
 import type { AgentBehavior, CancelContext } from "../src/behavior/AgentBehavior.js"
 import { StageFailure } from "../src/behavior/AgentBehavior.js"
 import type { OrchestratorMessage } from "../src/core/Message.js"
-import * as InMemoryTransport from "../src/transport/InMemoryTransport.js"
 import {
   backupPreparation,
   behaviorWith,
@@ -15,11 +14,11 @@ import {
   placeholder,
   postActions,
   restorePreparation,
-  stageComplete
+  stageComplete,
+  inMemory
 } from "./support/agentHarness.js"
 import { OrchestratorMessage as Messages } from "../src/core/Message.js"
 
-const inMemory = Effect.provide(InMemoryTransport.layer())
 
 type StepKey = "prepareBackup" | "executeBackup" | "postBackup" | "prepareRestore" | "executeRestore" | "postRestore"
 

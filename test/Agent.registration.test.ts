@@ -2,7 +2,6 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Ref, Schedule, TestClock } from "effect"
 import * as Agent from "../src/Agent.js"
 import { OrchestratorMessage } from "../src/core/Message.js"
-import * as InMemoryTransport from "../src/transport/InMemoryTransport.js"
 import { InMemoryOrchestrator } from "../src/transport/InMemoryTransport.js"
 import {
   agentId,
@@ -15,10 +14,11 @@ import {
   execution,
   nothingToCancelAnswer,
   softwareVersion,
-  stageComplete
+  stageComplete,
+  inMemory,
+  inMemoryLayer
 } from "./support/agentHarness.js"
 
-const inMemory = Effect.provide(InMemoryTransport.layer())
 const acknowledge = OrchestratorMessage.RegisterAcknowledge({
   message: "Registered Agent",
   features: ["PLAINTEXT", "TLS", "MTLS", "PREPARE_STAGE", "POST_STAGE", "MULTIPLE_BACKUP_TYPES", "SELECTIVE_BACKUP"]
@@ -45,7 +45,7 @@ describe("registration", () => {
     Effect.gen(function*() {
       const { registration } = yield* connect(behaviorWith())
       expect(registration._tag === "Register" && registration.features[0]).toBe("MTLS")
-    }).pipe(Effect.provide(InMemoryTransport.layer({ security: "MTLS" }))))
+    }).pipe(Effect.provide(inMemoryLayer({ security: "MTLS" }))))
 
   it.scoped("sends the features its user configured instead, when given", () =>
     Effect.gen(function*() {
@@ -61,7 +61,7 @@ describe("registration", () => {
       const error = yield* Effect.flip(Agent.start(behaviorWith({
         registration: { agentId: "../etc", softwareVersion: { ...softwareVersion, revision: "" } }
       })))
-      expect(error._tag).toBe("InvalidRegistrationInformation")
+      if (error._tag !== "InvalidRegistrationInformation") throw new Error(`unexpected ${error._tag}`)
       expect(error.problems.map((problem) => problem.field)).toEqual(["agentId", "softwareVersion.revision"])
       expect(yield* orchestrator.controlsOpened).toBe(0)
     }).pipe(inMemory))

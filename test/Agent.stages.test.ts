@@ -3,7 +3,6 @@ import { Deferred, Effect, Ref } from "effect"
 import type { BackupContext, RestoreContext } from "../src/behavior/AgentBehavior.js"
 import { StageFailure } from "../src/behavior/AgentBehavior.js"
 import { OrchestratorMessage } from "../src/core/Message.js"
-import * as InMemoryTransport from "../src/transport/InMemoryTransport.js"
 import {
   agentId,
   awaitStatus,
@@ -18,10 +17,10 @@ import {
   postActions,
   restorePreparation,
   softwareVersion,
-  stageComplete
+  stageComplete,
+  inMemory
 } from "./support/agentHarness.js"
 
-const inMemory = Effect.provide(InMemoryTransport.layer())
 
 describe("backup stages", () => {
   it.scoped("answers each backup stage once, with the default texts", () =>

@@ -5,12 +5,19 @@
  *
  * @since 0.1.0
  */
-import type { Effect } from "effect"
+import type { Effect, Stream } from "effect"
 import { Data } from "effect"
 import type { Action } from "../core/Action.js"
 import type { FragmentInformation } from "../core/Fragment.js"
 import type { RegistrationInformation, RegistrationInput } from "../core/Registration.js"
 import type { SoftwareVersionFields } from "../core/SoftwareVersion.js"
+import type {
+  BackupFragment,
+  DownloadedFragment,
+  FailedToDownload,
+  FailedToTransferBackup,
+  SentFragment
+} from "./Fragments.js"
 
 /**
  * What every stage's Effect is given.
@@ -42,7 +49,18 @@ export interface BackupContext extends StageContext {
  * @since 0.1.0
  * @category contexts
  */
-export interface BackupExecutionContext extends BackupContext {}
+export interface BackupExecutionContext extends BackupContext {
+  /**
+   * Sends one fragment over the data channel; see `Fragments.sendFragment`.
+   * Call it as often as needed, one after another or concurrently.
+   */
+  readonly sendFragment: (fragment: BackupFragment) => Effect.Effect<SentFragment, FailedToTransferBackup>
+  /** Sends fragments, `concurrency` at a time (one by default); fails with the first failure. */
+  readonly sendFragments: (
+    fragments: Iterable<BackupFragment>,
+    options?: { readonly concurrency?: number }
+  ) => Effect.Effect<ReadonlyArray<SentFragment>, FailedToTransferBackup>
+}
 
 /**
  * Every restore stage.
@@ -56,6 +74,13 @@ export interface RestoreContext extends StageContext {
   readonly softwareVersion: SoftwareVersionFields | undefined
   /** This agent's fragments of the backup, in no particular order. */
   readonly fragments: ReadonlyArray<FragmentInformation>
+  /** Downloads a fragment into a folder; see `Fragments.downloadFragment`. */
+  readonly downloadFragment: (
+    fragment: FragmentInformation,
+    folder: string
+  ) => Effect.Effect<DownloadedFragment, FailedToDownload>
+  /** Downloads a fragment's backup file as bytes; see `Fragments.downloadFragmentStream`. */
+  readonly downloadFragmentStream: (fragment: FragmentInformation) => Stream.Stream<Uint8Array, FailedToDownload>
 }
 
 /**
@@ -65,6 +90,15 @@ export interface RestoreContext extends StageContext {
  * @category contexts
  */
 export type CancelContext = BackupContext | RestoreContext
+
+/**
+ * What any stage is given: the backup's contexts with their data-channel
+ * operations.
+ *
+ * @since 0.1.0
+ * @category contexts
+ */
+export type AnyStageContext = BackupExecutionContext | RestoreContext
 
 /**
  * What a stage's Effect succeeds with: nothing, or the message the

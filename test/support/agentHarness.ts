@@ -1,11 +1,21 @@
 // Shared pieces of the agent's unit tests on the in-memory transport.
-import { Chunk, Effect, Stream, TestClock } from "effect"
+import { NodeFileSystem } from "@effect/platform-node"
+import { Chunk, Effect, Layer, Stream, TestClock } from "effect"
 import * as Agent from "../../src/Agent.js"
 import type { AgentBehavior } from "../../src/behavior/AgentBehavior.js"
 import { FragmentInformation } from "../../src/core/Fragment.js"
 import type { AgentMessage } from "../../src/core/Message.js"
 import { OrchestratorMessage } from "../../src/core/Message.js"
+import * as InMemoryTransport from "../../src/transport/InMemoryTransport.js"
 import { InMemoryOrchestrator } from "../../src/transport/InMemoryTransport.js"
+import type { SecurityMode } from "../../src/transport/OrchestratorTransport.js"
+
+/** The in-memory transport and the real file system. */
+export const inMemoryLayer = (options: { readonly security?: SecurityMode } = {}) =>
+  Layer.merge(InMemoryTransport.layer(options), NodeFileSystem.layer)
+
+/** Runs a test body on a fresh in-memory orchestrator. */
+export const inMemory = Effect.provide(inMemoryLayer())
 
 export const softwareVersion = {
   productName: "productABC",

@@ -1,0 +1,690 @@
+/**
+ * Fragments on the data channel: sending one during a backup (from a file,
+ * from bytes, or from a byte `Stream` such as a database dump, with no
+ * temporary file), and downloading one during a restore (into a folder, or
+ * as a byte `Stream`). Checksums are computed as the bytes pass; memory
+ * holds a few chunks whatever the fragment's size; every file handle and
+ * call is scoped, so an interruption (a cancel) closes them.
+ *
+ * @since 0.1.0
+ */
+import { FileSystem } from "@effect/platform"
+import type { PlatformError } from "@effect/platform/Error"
+import type { Scope } from "effect"
+import { Config, Data, Duration, Effect, Either, Option, PubSub, Ref, Stream } from "effect"
+import type { ConfigError } from "effect"
+import { basename, join } from "node:path"
+import { randomBytes } from "node:crypto"
+import { fileNameProblem, md5 } from "../core/Checksum.js"
+import { FragmentInformation } from "../core/Fragment.js"
+import type { BackupMessage, FragmentFile, FragmentRequest } from "../core/Message.js"
+import { FilePart } from "../core/Message.js"
+import { idProblem } from "../core/Registration.js"
+import * as RestoreReader from "../core/RestoreReader.js"
+import type { StatusCode } from "../core/Status.js"
+import type { FragmentUpload } from "../transport/OrchestratorTransport.js"
+import { DataChannelError, OrchestratorTransport } from "../transport/OrchestratorTransport.js"
+
+// ---------------------------------------------------------------------------
+// Sources
+// ---------------------------------------------------------------------------
+
+/**
+ * Where a file of a fragment comes from.
+ *
+ * @since 0.1.0
+ * @category sources
+ */
+export type FileSource =
+  | { readonly _tag: "Path"; readonly path: string }
+  | { readonly _tag: "Bytes"; readonly name: string; readonly bytes: Uint8Array }
+  | {
+    readonly _tag: "Stream"
+    readonly name: string
+    readonly stream: Stream.Stream<Uint8Array, unknown>
+    readonly size: number | undefined
+  }
+
+/**
+ * A file on disk; it travels under its base name and its size is read from
+ * the file.
+ *
+ * @since 0.1.0
+ * @category sources
+ */
+export const fromPath = (path: string): FileSource => ({ _tag: "Path", path })
+
+/**
+ * Bytes held in memory (a small custom-metadata file, say), sent under `name`.
+ *
+ * @since 0.1.0
+ * @category sources
+ */
+export const fromBytes = (name: string, bytes: Uint8Array | string): FileSource => ({
+  _tag: "Bytes",
+  name,
+  bytes: typeof bytes === "string" ? Buffer.from(bytes) : bytes
+})
+
+/**
+ * A byte stream (a dump piped from a database tool, say), sent under `name`
+ * as it is produced, with no temporary file. Give its `size` when known;
+ * otherwise the fragment's `sizeInBytes` is sent as `"0"`: the orchestrator
+ * uses the size only as a hint.
+ *
+ * @since 0.1.0
+ * @category sources
+ */
+export const fromStream = <E>(
+  name: string,
+  stream: Stream.Stream<Uint8Array, E>,
+  options: { readonly size?: number } = {}
+): FileSource => ({ _tag: "Stream", name, stream, size: options.size })
+
+const sourceName = (source: FileSource): string => (source._tag === "Path" ? basename(source.path) : source.name)
+
+const describeSource = (source: FileSource): string =>
+  source._tag === "Path" ? source.path : `${source._tag === "Bytes" ? "bytes" : "stream"} "${source.name}"`
+
+/**
+ * A fragment to send.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BackupFragment {
+  /** Unique in the backup; include the pod's host name when several pods back up. */
+  readonly fragmentId: string
+  readonly version: string
+  readonly customInformation?: Readonly<Record<string, string>>
+  readonly backupFile: FileSource
+  readonly customMetadataFile?: FileSource
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/**
+ * The data channel made no progress for the configured time: the
+ * orchestrator stopped reading, or the network stalled.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DataChannelTimeout extends Data.TaggedError("DataChannelTimeout")<{
+  readonly waitingFor: string
+  readonly after: Duration.Duration
+}> {
+  override get message(): string {
+    return `No progress on the data channel for ${Duration.format(this.after)} while waiting for ${this.waitingFor}`
+  }
+}
+
+/**
+ * A fragment could not be sent. The call was cancelled, so the orchestrator
+ * keeps no half fragment.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class FailedToTransferBackup extends Data.TaggedError("FailedToTransferBackup")<{
+  readonly fragmentId: string
+  /** The file path, or the name of the bytes or stream. */
+  readonly source: string
+  readonly reason: string
+  /** The orchestrator's gRPC status, when it answered with one. */
+  readonly status: StatusCode | undefined
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    return `Failed to send fragment ${this.fragmentId} (${this.source}): ${this.reason}`
+  }
+}
+
+/**
+ * A fragment could not be restored. Nothing of it is left behind: files
+ * written so far are removed, and a file that was already in the folder
+ * under the same name is untouched.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class FailedToDownload extends Data.TaggedError("FailedToDownload")<{
+  readonly fragmentId: string
+  readonly fileName: string | undefined
+  readonly reason: string
+  readonly status: StatusCode | undefined
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    const file = this.fileName === undefined ? "" : ` (${this.fileName})`
+    return `Failed to download fragment ${this.fragmentId}${file}: ${this.reason}`
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Settings and progress
+// ---------------------------------------------------------------------------
+
+/**
+ * How the data channel is used.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DataChannelSettings {
+  /** Bytes of file content per message (512 KiB by default). */
+  readonly chunkSize: number
+  /** How long a transfer may make no progress before it fails (30 s by default). */
+  readonly timeout: Duration.Duration
+}
+
+/**
+ * The largest chunk: one message must stay under the orchestrator's 4 MiB
+ * limit, envelope included.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxChunkSize = 4 * 1024 * 1024 - 64 * 1024
+
+/**
+ * Reads `AGENT_FRAGMENT_CHUNK_SIZE` (KiB, default 512) and
+ * `AGENT_DATA_CHANNEL_TIMEOUT_SECS` (default 30), the variables the
+ * reference agent reads.
+ *
+ * @since 0.1.0
+ * @category settings
+ */
+export const settingsConfig: Config.Config<DataChannelSettings> = Config.all({
+  chunkSizeKiB: Config.integer("AGENT_FRAGMENT_CHUNK_SIZE").pipe(
+    Config.withDefault(512),
+    Config.validate({
+      message: `must be between 1 and ${maxChunkSize / 1024} KiB`,
+      validation: (kib) => kib >= 1 && kib * 1024 <= maxChunkSize
+    })
+  ),
+  timeoutSeconds: Config.integer("AGENT_DATA_CHANNEL_TIMEOUT_SECS").pipe(
+    Config.withDefault(30),
+    Config.validate({ message: "must be at least 1 second", validation: (seconds) => seconds >= 1 })
+  )
+}).pipe(
+  Config.map(({ chunkSizeKiB, timeoutSeconds }) => ({
+    chunkSize: chunkSizeKiB * 1024,
+    timeout: Duration.seconds(timeoutSeconds)
+  }))
+)
+
+/**
+ * Where a transfer is.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TransferProgress {
+  readonly direction: "upload" | "download"
+  readonly backupName: string
+  readonly fragmentId: string
+  readonly file: FragmentFile
+  readonly fileName: string
+  readonly bytesDone: number
+  /** Known for files and sized sources; for downloads, the size the orchestrator recorded. */
+  readonly bytesTotal: number | undefined
+  readonly done: boolean
+}
+
+/**
+ * What the data-channel operations need: given by the running agent to each
+ * stage's context, or built by hand to use them on their own.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DataChannel {
+  readonly agentId: string
+  readonly settings: DataChannelSettings
+  readonly transport: OrchestratorTransport["Type"]
+  readonly fileSystem: FileSystem.FileSystem
+  readonly progress: PubSub.PubSub<TransferProgress>
+}
+
+/**
+ * Builds a data channel from the environment: the transport, the file
+ * system, and the settings given or else those of `settingsConfig`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeDataChannel = (
+  agentId: string,
+  settings?: Partial<DataChannelSettings>
+): Effect.Effect<DataChannel, ConfigError.ConfigError, OrchestratorTransport | FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fromEnvironment = yield* settingsConfig
+    const chunkSize = settings?.chunkSize ?? fromEnvironment.chunkSize
+    if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > maxChunkSize) {
+      return yield* Effect.dieMessage(`bro-agent: chunkSize must be an integer from 1 to ${maxChunkSize} bytes`)
+    }
+    return {
+      agentId,
+      settings: { chunkSize, timeout: settings?.timeout ?? fromEnvironment.timeout },
+      transport: yield* OrchestratorTransport,
+      fileSystem: yield* FileSystem.FileSystem,
+      progress: yield* PubSub.sliding<TransferProgress>(4096)
+    }
+  })
+
+/**
+ * The backup a transfer belongs to.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BackupTarget {
+  readonly backupName: string
+  readonly backupType: string
+}
+
+type Progress = Omit<TransferProgress, "direction" | "backupName" | "fragmentId">
+
+const reporter = (
+  channel: DataChannel,
+  direction: TransferProgress["direction"],
+  target: BackupTarget,
+  fragmentId: string
+) =>
+(progress: Progress): Effect.Effect<void> =>
+  PubSub.publish(channel.progress, { direction, backupName: target.backupName, fragmentId, ...progress })
+
+const withTimeout = (channel: DataChannel, waitingFor: string) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.timeoutFail(effect, {
+    duration: channel.settings.timeout,
+    onTimeout: () => new DataChannelTimeout({ waitingFor, after: channel.settings.timeout })
+  })
+
+const rate = (bytes: number, millis: number): string =>
+  millis <= 0 ? "" : `, ${(bytes / 1024 / 1024 / (millis / 1000)).toFixed(1)} MiB/s`
+
+// ---------------------------------------------------------------------------
+// Backup
+// ---------------------------------------------------------------------------
+
+/**
+ * What was sent.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SentFragment {
+  readonly fragment: FragmentInformation
+  readonly backupFile: { readonly fileName: string; readonly size: number; readonly checksum: string }
+  readonly customMetadataFile:
+    | { readonly fileName: string; readonly size: number; readonly checksum: string }
+    | undefined
+}
+
+interface OpenedSource {
+  readonly fileName: string
+  readonly size: number | undefined
+  readonly chunks: Stream.Stream<Uint8Array, unknown>
+}
+
+class SourceFailed extends Data.TaggedError("SourceFailed")<{ readonly reason: string; readonly cause: unknown }> {}
+
+type TransferError = DataChannelError | DataChannelTimeout | SourceFailed | PlatformError
+
+const openSource = (channel: DataChannel, source: FileSource) =>
+  Effect.gen(function*() {
+    const fileName = sourceName(source)
+    const badName = fileNameProblem(fileName)
+    if (badName !== undefined) return yield* new SourceFailed({ reason: badName, cause: undefined })
+    switch (source._tag) {
+      case "Bytes":
+        return { fileName, size: source.bytes.length, chunks: Stream.succeed(source.bytes) } satisfies OpenedSource
+      case "Stream":
+        return { fileName, size: source.size, chunks: source.stream } satisfies OpenedSource
+      case "Path": {
+        // One handle for the size and the bytes: the file is read once.
+        const file = yield* channel.fileSystem.open(source.path, { flag: "r" })
+        const info = yield* file.stat
+        if (info.type !== "File") {
+          return yield* new SourceFailed({ reason: `${source.path} is not a file`, cause: undefined })
+        }
+        const chunks = Stream.repeatEffectOption(
+          file.readAlloc(channel.settings.chunkSize).pipe(
+            Effect.mapError(Option.some),
+            Effect.flatMap(Option.match({ onNone: () => Effect.fail(Option.none()), onSome: Effect.succeed }))
+          )
+        )
+        return { fileName, size: Number(info.size), chunks } satisfies OpenedSource
+      }
+    }
+  })
+
+const sendFile = (
+  channel: DataChannel,
+  upload: FragmentUpload,
+  report: (progress: Progress) => Effect.Effect<void>,
+  file: FragmentFile,
+  source: OpenedSource
+) =>
+  Effect.gen(function*() {
+    const { chunkSize } = channel.settings
+    const write = (message: BackupMessage) =>
+      upload.write(message).pipe(withTimeout(channel, "the orchestrator to take the next chunk"))
+    const hash = md5()
+    let done = 0
+    // Chunks are cut to chunkSize whatever the source yields; an empty chunk
+    // is never sent (the orchestrator would read it as a new file name).
+    let pending = Buffer.allocUnsafe(chunkSize)
+    let filled = 0
+    const sendChunk = (chunk: Uint8Array) => {
+      hash.update(chunk)
+      done += chunk.length
+      return write(FilePart.Content({ file, content: chunk })).pipe(
+        Effect.zipRight(report({ file, fileName: source.fileName, bytesDone: done, bytesTotal: source.size, done: false }))
+      )
+    }
+    const take = (bytes: Uint8Array): Effect.Effect<void, DataChannelError | DataChannelTimeout> =>
+      Effect.suspend(() => {
+        if (filled === 0 && bytes.length === chunkSize) return sendChunk(bytes)
+        const sends: Array<Uint8Array> = []
+        let offset = 0
+        while (offset < bytes.length) {
+          const count = Math.min(chunkSize - filled, bytes.length - offset)
+          pending.set(bytes.subarray(offset, offset + count), filled)
+          filled += count
+          offset += count
+          if (filled === chunkSize) {
+            sends.push(pending)
+            pending = Buffer.allocUnsafe(chunkSize)
+            filled = 0
+          }
+        }
+        return Effect.forEach(sends, sendChunk, { discard: true })
+      })
+
+    yield* write(FilePart.FileName({ file, fileName: source.fileName }))
+    yield* source.chunks.pipe(
+      Stream.mapError((cause) => new SourceFailed({ reason: `the source failed: ${describeCause(cause)}`, cause })),
+      Stream.runForEach(take)
+    )
+    if (filled > 0) yield* sendChunk(pending.subarray(0, filled))
+    const checksum = hash.digest()
+    yield* write(FilePart.Checksum({ file, checksum }))
+    yield* report({ file, fileName: source.fileName, bytesDone: done, bytesTotal: done, done: true })
+    return { fileName: source.fileName, size: done, checksum }
+  })
+
+const describeCause = (cause: unknown): string =>
+  typeof cause === "object" && cause !== null && "message" in cause && typeof cause.message === "string"
+    ? cause.message
+    : String(cause)
+
+/**
+ * Sends one fragment over a new `backup` call: its metadata, the backup
+ * file, then the custom-metadata file if any, each as name, chunks and MD5;
+ * then half-closes and waits for the orchestrator's final status. Any
+ * failure or interruption cancels the call.
+ *
+ * @since 0.1.0
+ * @category backup
+ */
+export const sendFragment = (
+  channel: DataChannel,
+  target: BackupTarget,
+  fragment: BackupFragment
+): Effect.Effect<SentFragment, FailedToTransferBackup> => {
+  const source = describeSource(fragment.backupFile)
+  const fail = (reason: string, status: StatusCode | undefined, cause: unknown) =>
+    new FailedToTransferBackup({ fragmentId: fragment.fragmentId, source, reason, status, cause })
+  const failure = (error: FailedToTransferBackup | TransferError): FailedToTransferBackup => {
+    switch (error._tag) {
+      case "FailedToTransferBackup":
+        return error
+      case "DataChannelError":
+        return fail(error.details === "" ? error.message : error.details, error.status, error)
+      case "SourceFailed":
+        return fail(error.reason, undefined, error.cause)
+      default:
+        return fail(error.message, undefined, error)
+    }
+  }
+  return Effect.gen(function*() {
+    const badId = idProblem(fragment.fragmentId)
+    if (badId !== undefined) return yield* fail(`the fragment id ${badId}`, undefined, undefined)
+    if (fragment.version.trim() === "") return yield* fail("the fragment version must not be empty", undefined, undefined)
+    const started = Date.now()
+    const backupFile = yield* openSource(channel, fragment.backupFile)
+    const customMetadataFile = fragment.customMetadataFile === undefined
+      ? undefined
+      : yield* openSource(channel, fragment.customMetadataFile)
+    const information = FragmentInformation.make({
+      fragmentId: fragment.fragmentId,
+      version: fragment.version,
+      sizeInBytes: String(backupFile.size ?? 0),
+      customInformation: { ...fragment.customInformation }
+    })
+    const report = reporter(channel, "upload", target, fragment.fragmentId)
+    const upload = yield* channel.transport.openUpload
+    yield* upload.write({
+      _tag: "Metadata",
+      metadata: { agentId: channel.agentId, backupName: target.backupName, backupType: "", fragment: information }
+    }).pipe(withTimeout(channel, "the orchestrator to take the fragment's metadata"))
+    const sentBackupFile = yield* sendFile(channel, upload, report, "BACKUP_FILE", backupFile)
+    const sentCustomMetadata = customMetadataFile === undefined
+      ? undefined
+      : yield* sendFile(channel, upload, report, "CUSTOM_METADATA_FILE", customMetadataFile)
+    yield* upload.finish.pipe(withTimeout(channel, "the orchestrator's final status"))
+    const millis = Date.now() - started
+    const bytes = sentBackupFile.size + (sentCustomMetadata?.size ?? 0)
+    yield* Effect.logInfo(`Sent fragment ${fragment.fragmentId}: ${bytes} bytes in ${millis} ms${rate(bytes, millis)}`)
+    return { fragment: information, backupFile: sentBackupFile, customMetadataFile: sentCustomMetadata }
+  }).pipe(
+    Effect.scoped,
+    Effect.mapError(failure),
+    Effect.withSpan("bro-agent.sendFragment", { attributes: { fragmentId: fragment.fragmentId } }),
+    Effect.annotateLogs({ fragmentId: fragment.fragmentId })
+  )
+}
+
+// ---------------------------------------------------------------------------
+// Restore
+// ---------------------------------------------------------------------------
+
+/**
+ * Where a downloaded fragment's files were written.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DownloadedFragment {
+  readonly fragmentId: string
+  readonly backupFile: { readonly path: string; readonly size: number; readonly checksum: string }
+  readonly customMetadataFile:
+    | { readonly path: string; readonly size: number; readonly checksum: string }
+    | undefined
+}
+
+class ReaderRefused extends Data.TaggedError("ReaderRefused")<{ readonly problem: RestoreReader.RestoreProblem }> {}
+
+const requestFor = (channel: DataChannel, target: BackupTarget, fragment: FragmentInformation): FragmentRequest => ({
+  agentId: channel.agentId,
+  backupName: target.backupName,
+  backupType: target.backupType,
+  fragment
+})
+
+const sizeHint = (fragment: FragmentInformation): number | undefined => {
+  const size = Number(fragment.sizeInBytes)
+  return Number.isSafeInteger(size) && size > 0 ? size : undefined
+}
+
+// The restore stream, read and checked: what passes comes out as outputs.
+const checkedDownload = (channel: DataChannel, target: BackupTarget, fragment: FragmentInformation) =>
+  Stream.unwrap(Effect.gen(function*() {
+    const state = yield* Ref.make(RestoreReader.initial)
+    const total = sizeHint(fragment)
+    const report = reporter(channel, "download", target, fragment.fragmentId)
+    const checkEnd = Ref.get(state).pipe(
+      Effect.flatMap((last) =>
+        Either.match(RestoreReader.end(last), {
+          onLeft: (problem) => Effect.fail(new ReaderRefused({ problem })),
+          onRight: () => Effect.void
+        })
+      )
+    )
+    let done = 0
+    return channel.transport.openDownload(requestFor(channel, target, fragment)).pipe(
+      Stream.mapEffect((message) =>
+        Effect.flatMap(Ref.get(state), (current) =>
+          Either.match(RestoreReader.read(current, message), {
+            onLeft: (problem) => Effect.fail(new ReaderRefused({ problem })),
+            onRight: ({ output, state: next }) =>
+              Ref.set(state, next).pipe(
+                Effect.zipRight(
+                  output?._tag === "Bytes" && output.file === "BACKUP_FILE" && next._tag === "InFile"
+                    ? Effect.suspend(() => {
+                      done += output.bytes.length
+                      return report({ file: "BACKUP_FILE", fileName: next.fileName, bytesDone: done, bytesTotal: total, done: false })
+                    })
+                    : Effect.void
+                ),
+                Effect.as(output)
+              )
+          })
+        )
+      ),
+      Stream.filter((output): output is RestoreReader.RestoreOutput => output !== undefined),
+      Stream.concat(Stream.execute(checkEnd)),
+      Stream.timeoutFail(
+        () => new DataChannelTimeout({ waitingFor: "the orchestrator's next chunk", after: channel.settings.timeout }),
+        channel.settings.timeout
+      )
+    )
+  }))
+
+const downloadFailure = (fragmentId: string, fileName: string | undefined) =>
+(error: DataChannelError | DataChannelTimeout | ReaderRefused | PlatformError): FailedToDownload => {
+  switch (error._tag) {
+    case "DataChannelError":
+      return new FailedToDownload({
+        fragmentId,
+        fileName,
+        reason: error.details === "" ? error.message : error.details,
+        status: error.status,
+        cause: error
+      })
+    case "ReaderRefused":
+      return new FailedToDownload({
+        fragmentId,
+        fileName: error.problem.fileName ?? fileName,
+        reason: error.problem.reason,
+        status: undefined,
+        cause: undefined
+      })
+    default:
+      return new FailedToDownload({ fragmentId, fileName, reason: error.message, status: undefined, cause: error })
+  }
+}
+
+/**
+ * Downloads a fragment into `folder` (created if missing). Each file is
+ * written under a temporary name in the folder and renamed once the whole
+ * fragment has arrived with matching checksums; on any failure or
+ * interruption the temporary files are removed.
+ *
+ * @since 0.1.0
+ * @category restore
+ */
+export const downloadFragment = (
+  channel: DataChannel,
+  target: BackupTarget,
+  fragment: FragmentInformation,
+  folder: string
+): Effect.Effect<DownloadedFragment, FailedToDownload> =>
+  Effect.suspend(() => {
+  const fs = channel.fileSystem
+  let currentName: string | undefined
+  return Effect.gen(function*() {
+    const started = Date.now()
+    yield* fs.makeDirectory(folder, { recursive: true })
+    const partials: Array<{ readonly temporary: string; readonly final: string }> = []
+    // Removes what this download wrote unless it completed.
+    yield* Effect.addFinalizer((exit) =>
+      exit._tag === "Success"
+        ? Effect.void
+        : Effect.forEach(partials, ({ temporary }) => fs.remove(temporary, { force: true }).pipe(Effect.ignore), {
+          discard: true
+        })
+    )
+    const written = new Map<FragmentFile, { path: string; size: number; checksum: string }>()
+    let file: FileSystem.File | undefined
+    yield* checkedDownload(channel, target, fragment).pipe(
+      Stream.runForEach((output): Effect.Effect<void, PlatformError, Scope.Scope> => {
+        switch (output._tag) {
+          case "FileStarted": {
+            currentName = output.fileName
+            const final = join(folder, output.fileName)
+            const temporary = join(folder, `.${output.fileName}.${randomBytes(6).toString("hex")}.partial`)
+            partials.push({ temporary, final })
+            return fs.open(temporary, { flag: "w" }).pipe(
+              Effect.flatMap((opened) => Effect.sync(() => void (file = opened)))
+            )
+          }
+          case "Bytes":
+            return file === undefined ? Effect.void : file.writeAll(output.bytes)
+          case "FileVerified":
+            written.set(output.file, {
+              path: join(folder, output.fileName),
+              size: output.size,
+              checksum: output.checksum
+            })
+            return Effect.void
+        }
+      })
+    )
+    for (const { temporary, final } of partials) yield* fs.rename(temporary, final)
+    const backupFile = written.get("BACKUP_FILE")
+    if (backupFile === undefined) return yield* Effect.dieMessage("bro-agent: a verified download has no backup file")
+    const millis = Date.now() - started
+    yield* Effect.logInfo(
+      `Downloaded fragment ${fragment.fragmentId}: ${backupFile.size} bytes in ${millis} ms${rate(backupFile.size, millis)}`
+    )
+    return { fragmentId: fragment.fragmentId, backupFile, customMetadataFile: written.get("CUSTOM_METADATA_FILE") }
+  }).pipe(
+    Effect.scoped,
+    Effect.mapError((error) => downloadFailure(fragment.fragmentId, currentName)(error)),
+    Effect.withSpan("bro-agent.downloadFragment", { attributes: { fragmentId: fragment.fragmentId } }),
+    Effect.annotateLogs({ fragmentId: fragment.fragmentId })
+  )
+  })
+
+/**
+ * Downloads a fragment's backup file as a byte stream, to pipe into a
+ * restore tool with no temporary file. The stream ends successfully only
+ * once the checksum matched; on a mismatch it fails with
+ * `FailedToDownload` instead of ending, so a consumer must treat what it
+ * read as unconfirmed until then. The custom-metadata file, if any, is
+ * checked and dropped: use {@link downloadFragment} to keep it.
+ *
+ * @since 0.1.0
+ * @category restore
+ */
+export const downloadFragmentStream = (
+  channel: DataChannel,
+  target: BackupTarget,
+  fragment: FragmentInformation
+): Stream.Stream<Uint8Array, FailedToDownload> =>
+  Stream.suspend(() => {
+  let currentName: string | undefined
+  return checkedDownload(channel, target, fragment).pipe(
+    Stream.filterMap((output) => {
+      if (output._tag === "FileStarted" && output.file === "BACKUP_FILE") currentName = output.fileName
+      return output._tag === "Bytes" && output.file === "BACKUP_FILE" ? Option.some(output.bytes) : Option.none()
+    }),
+    Stream.mapError((error) => downloadFailure(fragment.fragmentId, currentName)(error))
+  )
+  })

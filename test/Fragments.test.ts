@@ -1,0 +1,368 @@
+import { FileSystem } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, Duration, Effect, Fiber, Stream, TestClock } from "effect"
+import { join } from "node:path"
+import * as Fragments from "../src/behavior/Fragments.js"
+import { md5Of } from "../src/core/Checksum.js"
+import { FragmentInformation } from "../src/core/Fragment.js"
+import type { BackupMessage, RestoreMessage } from "../src/core/Message.js"
+import { FilePart } from "../src/core/Message.js"
+import { InMemoryOrchestrator } from "../src/transport/InMemoryTransport.js"
+import { DataChannelError } from "../src/transport/OrchestratorTransport.js"
+import { agentId, awaitSleep, inMemory } from "./support/agentHarness.js"
+
+const target = { backupName: "nightly", backupType: "DEFAULT" }
+const chunkSize = 4
+
+const channel = Fragments.makeDataChannel(agentId, { chunkSize, timeout: Duration.seconds(30) })
+
+const tempFolder = Effect.flatMap(FileSystem.FileSystem, (fs) => fs.makeTempDirectoryScoped({ prefix: "bro-agent-" }))
+
+const contents = (messages: ReadonlyArray<BackupMessage | RestoreMessage>) =>
+  messages.flatMap((message) => (message._tag === "Content" ? [Buffer.from(message.content).toString()] : []))
+
+const information = (fragmentId: string, size: number) =>
+  FragmentInformation.make({ fragmentId, version: "1.0", sizeInBytes: String(size), customInformation: {} })
+
+// What an orchestrator streams back for a file it stored.
+const servedFile = (file: "BACKUP_FILE" | "CUSTOM_METADATA_FILE", fileName: string, text: string, chunk = chunkSize) => {
+  const bytes = Buffer.from(text)
+  const parts: Array<RestoreMessage> = [FilePart.FileName({ file, fileName })]
+  for (let offset = 0; offset < bytes.length; offset += chunk) {
+    parts.push(FilePart.Content({ file, content: bytes.subarray(offset, offset + chunk) }))
+  }
+  parts.push(FilePart.Checksum({ file, checksum: md5Of(bytes) }))
+  return parts
+}
+
+describe("sending a fragment", () => {
+  it.scoped("sends the metadata, the file's name, its chunks and its upper-case MD5, then the custom metadata", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const orchestrator = yield* InMemoryOrchestrator
+      const folder = yield* tempFolder
+      const path = join(folder, "dump.sql")
+      yield* fs.writeFileString(path, "Hello World!")
+      const sent = yield* Fragments.sendFragment(yield* channel, target, {
+        fragmentId: "my-agent-0",
+        version: "1.0",
+        customInformation: { pod: "db-0" },
+        backupFile: Fragments.fromPath(path),
+        customMetadataFile: Fragments.fromBytes("meta.json", "{}")
+      })
+      const upload = yield* orchestrator.nextUpload
+      expect(upload.outcome).toBe("finished")
+      expect(upload.messages[0]).toEqual({
+        _tag: "Metadata",
+        metadata: {
+          agentId,
+          backupName: "nightly",
+          backupType: "",
+          fragment: FragmentInformation.make({
+            fragmentId: "my-agent-0",
+            version: "1.0",
+            sizeInBytes: "12",
+            customInformation: { pod: "db-0" }
+          })
+        }
+      })
+      expect(upload.messages.slice(1).map((message) => message._tag)).toEqual([
+        "FileName", "Content", "Content", "Content", "Checksum", "FileName", "Content", "Checksum"
+      ])
+      expect(upload.messages[1]).toEqual(FilePart.FileName({ file: "BACKUP_FILE", fileName: "dump.sql" }))
+      expect(contents(upload.messages)).toEqual(["Hell", "o Wo", "rld!", "{}"])
+      expect(upload.messages[5]).toEqual(FilePart.Checksum({ file: "BACKUP_FILE", checksum: "ED076287532E86365E841E92BFC50D8C" }))
+      expect(upload.messages[6]).toEqual(FilePart.FileName({ file: "CUSTOM_METADATA_FILE", fileName: "meta.json" }))
+      expect(sent.backupFile).toEqual({ fileName: "dump.sql", size: 12, checksum: "ED076287532E86365E841E92BFC50D8C" })
+    }).pipe(inMemory))
+
+  it.scoped("sends an empty file as its name and checksum, with no content chunk", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* InMemoryOrchestrator
+      yield* Fragments.sendFragment(yield* channel, target, {
+        fragmentId: "empty",
+        version: "1.0",
+        backupFile: Fragments.fromBytes("empty.bin", new Uint8Array(0))
+      })
+      const upload = yield* orchestrator.nextUpload
+      expect(upload.messages.slice(1)).toEqual([
+        FilePart.FileName({ file: "BACKUP_FILE", fileName: "empty.bin" }),
+        FilePart.Checksum({ file: "BACKUP_FILE", checksum: md5Of(new Uint8Array(0)) })
+      ])
+    }).pipe(inMemory))
+
+  it.scoped("cuts a stream's pieces into chunks of the chunk size, dropping empty pieces, and sends size 0 when unknown", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* InMemoryOrchestrator
+      const pieces = ["He", "", "llo W", "o", "rld!!"].map((piece) => Buffer.from(piece))
+      const sent = yield* Fragments.sendFragment(yield* channel, target, {
+        fragmentId: "dump",
+        version: "1.0",
+        backupFile: Fragments.fromStream("dump.sql", Stream.fromIterable(pieces))
+      })
+      const upload = yield* orchestrator.nextUpload
+      expect(contents(upload.messages)).toEqual(["Hell", "o Wo", "rld!", "!"])
+      expect(sent.fragment.sizeInBytes).toBe("0")
+      expect(sent.backupFile.checksum).toBe(md5Of(Buffer.from("Hello World!!")))
+    }).pipe(inMemory))
+
+  it.scoped("sends a stream's declared size", () =>
+    Effect.gen(function*() {
+      const sent = yield* Fragments.sendFragment(yield* channel, target, {
+        fragmentId: "dump",
+        version: "1.0",
+        backupFile: Fragments.fromStream("dump.sql", Stream.make(Buffer.from("abc")), { size: 3 })
+      })
+      expect(sent.fragment.sizeInBytes).toBe("3")
+    }).pipe(inMemory))
+
+  it.scoped("fails with FailedToTransferBackup carrying the orchestrator's status when it refuses the fragment", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* InMemoryOrchestrator
+      yield* orchestrator.answerUploads(() =>
+        Effect.fail(new DataChannelError({ status: "ABORTED", details: "Orchestrator not expecting backup." }))
+      )
+      const error = yield* Effect.flip(Fragments.sendFragment(yield* channel, target, {
+        fragmentId: "f-1",
+        version: "1.0",
+        backupFile: Fragments.fromBytes("a.bin", "abc")
+      }))
+      expect(error).toMatchObject({
+        _tag: "FailedToTransferBackup",
+        fragmentId: "f-1",
+        source: `bytes "a.bin"`,
+        status: "ABORTED",
+        reason: "Orchestrator not expecting backup."
+      })
+    }).pipe(inMemory))
+
+  it.scoped("fails naming the path when the file is missing, before opening a call", () =>
+    Effect.gen(function*() {
+      const folder = yield* tempFolder
+      const path = join(folder, "missing.sql")
+      const error = yield* Effect.flip(Fragments.sendFragment(yield* channel, target, {
+        fragmentId: "f-1",
+        version: "1.0",
+        backupFile: Fragments.fromPath(path)
+      }))
+      expect(error._tag).toBe("FailedToTransferBackup")
+      expect(error.source).toBe(path)
+      expect(error.message).toContain(path)
+    }).pipe(inMemory))
+
+  it.scoped("cancels the call, rather than finishing it, when the source stream fails", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* InMemoryOrchestrator
+      const error = yield* Effect.flip(Fragments.sendFragment(yield* channel, target, {
+        fragmentId: "f-1",
+        version: "1.0",
+        backupFile: Fragments.fromStream(
+          "dump.sql",
+          Stream.concat(Stream.make(Buffer.from("abcdef")), Stream.fail(new Error("pg_dump exited with 1")))
+        )
+      }))
+      expect(error.reason).toBe("the source failed: pg_dump exited with 1")
+      const upload = yield* orchestrator.nextUpload
+      expect(upload.outcome).toBe("cancelled")
+    }).pipe(inMemory))
+
+  for (const fragmentId of ["", "a/b", ".."]) {
+    it.scoped(`refuses the fragment id ${JSON.stringify(fragmentId)}`, () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(Fragments.sendFragment(yield* channel, target, {
+          fragmentId,
+          version: "1.0",
+          backupFile: Fragments.fromBytes("a.bin", "abc")
+        }))
+        expect(error.reason).toMatch(/^the fragment id /)
+      }).pipe(inMemory))
+  }
+
+  it.scoped("refuses a source name that is not a plain file name", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Fragments.sendFragment(yield* channel, target, {
+        fragmentId: "f",
+        version: "1.0",
+        backupFile: Fragments.fromBytes("../a.bin", "abc")
+      }))
+      expect(error.reason).toContain("path separator")
+    }).pipe(inMemory))
+
+  it.scoped("fails with a timeout when the orchestrator gives no final status", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* InMemoryOrchestrator
+      yield* orchestrator.answerUploads(() => Effect.never)
+      const fiber = yield* Effect.fork(Fragments.sendFragment(yield* channel, target, {
+        fragmentId: "f",
+        version: "1.0",
+        backupFile: Fragments.fromBytes("a.bin", "abc")
+      }))
+      yield* awaitSleep
+      yield* TestClock.adjust("30 seconds")
+      const error = yield* Effect.flip(Fiber.join(fiber))
+      expect(error.reason).toContain("No progress on the data channel for 30s")
+    }).pipe(inMemory))
+
+  it.scoped("reports each chunk's progress", () =>
+    Effect.gen(function*() {
+      const dataChannel = yield* channel
+      const subscription = yield* dataChannel.progress.subscribe
+      yield* Fragments.sendFragment(dataChannel, target, {
+        fragmentId: "f",
+        version: "1.0",
+        backupFile: Fragments.fromBytes("a.bin", "abcdefghij")
+      })
+      const events = Chunk.toReadonlyArray(yield* subscription.takeAll)
+      expect(events.map((event) => [event.bytesDone, event.bytesTotal, event.done])).toEqual([
+        [4, 10, false],
+        [8, 10, false],
+        [10, 10, false],
+        [10, 10, true]
+      ])
+      expect(events[0]).toMatchObject({ direction: "upload", fragmentId: "f", fileName: "a.bin", backupName: "nightly" })
+    }).pipe(inMemory))
+})
+
+describe("downloading a fragment", () => {
+  it.scoped("writes the backup file and the custom metadata file into the folder", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const orchestrator = yield* InMemoryOrchestrator
+      const folder = yield* tempFolder
+      yield* orchestrator.serveDownloads(() =>
+        Stream.fromIterable([
+          ...servedFile("BACKUP_FILE", "dump.sql", "Hello World!"),
+          ...servedFile("CUSTOM_METADATA_FILE", "meta.json", "{}")
+        ])
+      )
+      const downloaded = yield* Fragments.downloadFragment(yield* channel, target, information("f-1", 12), folder)
+      expect(yield* fs.readFileString(join(folder, "dump.sql"))).toBe("Hello World!")
+      expect(yield* fs.readFileString(join(folder, "meta.json"))).toBe("{}")
+      expect(downloaded.backupFile).toEqual({
+        path: join(folder, "dump.sql"),
+        size: 12,
+        checksum: "ED076287532E86365E841E92BFC50D8C"
+      })
+      expect((yield* fs.readDirectory(folder)).sort()).toEqual(["dump.sql", "meta.json"])
+    }).pipe(inMemory))
+
+  it.scoped("asks for the fragment with the agent id, backup name and type", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* InMemoryOrchestrator
+      const folder = yield* tempFolder
+      const requests: Array<unknown> = []
+      yield* orchestrator.serveDownloads((request) => {
+        requests.push(request)
+        return Stream.fromIterable(servedFile("BACKUP_FILE", "a", "x"))
+      })
+      yield* Fragments.downloadFragment(yield* channel, target, information("f-1", 1), folder)
+      expect(requests).toEqual([{ agentId, backupName: "nightly", backupType: "DEFAULT", fragment: information("f-1", 1) }])
+    }).pipe(inMemory))
+
+  it.scoped("fails on a checksum mismatch and leaves no file, and an existing file untouched", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const orchestrator = yield* InMemoryOrchestrator
+      const folder = yield* tempFolder
+      yield* fs.writeFileString(join(folder, "dump.sql"), "the previous dump")
+      const parts = servedFile("BACKUP_FILE", "dump.sql", "Hello World!")
+      parts[parts.length - 1] = FilePart.Checksum({ file: "BACKUP_FILE", checksum: "00000000000000000000000000000000" })
+      yield* orchestrator.serveDownloads(() => Stream.fromIterable(parts))
+      const error = yield* Effect.flip(Fragments.downloadFragment(yield* channel, target, information("f-1", 12), folder))
+      expect(error).toMatchObject({ _tag: "FailedToDownload", fragmentId: "f-1", fileName: "dump.sql" })
+      expect(error.reason).toContain("checksum mismatch")
+      expect(yield* fs.readDirectory(folder)).toEqual(["dump.sql"])
+      expect(yield* fs.readFileString(join(folder, "dump.sql"))).toBe("the previous dump")
+    }).pipe(inMemory))
+
+  it.scoped("fails and removes what it wrote when the stream breaks in the middle", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const orchestrator = yield* InMemoryOrchestrator
+      const folder = yield* tempFolder
+      yield* orchestrator.serveDownloads(() =>
+        Stream.concat(
+          Stream.fromIterable(servedFile("BACKUP_FILE", "dump.sql", "Hello World!").slice(0, 2)),
+          Stream.fail(new DataChannelError({ status: "UNAVAILABLE", details: "Connection reset" }))
+        )
+      )
+      const error = yield* Effect.flip(Fragments.downloadFragment(yield* channel, target, information("f-1", 12), folder))
+      expect(error).toMatchObject({ status: "UNAVAILABLE", reason: "Connection reset", fileName: "dump.sql" })
+      expect(yield* fs.readDirectory(folder)).toEqual([])
+    }).pipe(inMemory))
+
+  it.scoped("fails when the stream ends before the checksum", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const orchestrator = yield* InMemoryOrchestrator
+      const folder = yield* tempFolder
+      yield* orchestrator.serveDownloads(() =>
+        Stream.fromIterable(servedFile("BACKUP_FILE", "dump.sql", "Hello World!").slice(0, 3))
+      )
+      const error = yield* Effect.flip(Fragments.downloadFragment(yield* channel, target, information("f-1", 12), folder))
+      expect(error.reason).toBe("the stream ended before the checksum of dump.sql")
+      expect(yield* fs.readDirectory(folder)).toEqual([])
+    }).pipe(inMemory))
+
+  for (const fileName of ["../escape.sql", "/etc/passwd", "a\\b", "..", ""]) {
+    it.scoped(`refuses the file name ${JSON.stringify(fileName)} before writing anything`, () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const orchestrator = yield* InMemoryOrchestrator
+        const root = yield* tempFolder
+        const folder = join(root, "restore")
+        yield* orchestrator.serveDownloads(() => Stream.fromIterable(servedFile("BACKUP_FILE", fileName, "evil")))
+        const error = yield* Effect.flip(Fragments.downloadFragment(yield* channel, target, information("f-1", 4), folder))
+        expect(error.reason).toMatch(/file name/)
+        expect(yield* fs.readDirectory(root)).toEqual(["restore"])
+        expect(yield* fs.readDirectory(folder)).toEqual([])
+      }).pipe(inMemory))
+  }
+
+  it.scoped("refuses a chunk for a file that was never named, and an unknown message", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* InMemoryOrchestrator
+      const folder = yield* tempFolder
+      const dataChannel = yield* channel
+      yield* orchestrator.serveDownloads(() =>
+        Stream.make(FilePart.Content({ file: "BACKUP_FILE", content: Buffer.from("x") }))
+      )
+      const unnamed = yield* Effect.flip(Fragments.downloadFragment(dataChannel, target, information("f-1", 1), folder))
+      expect(unnamed.reason).toBe("a backup file chunk arrived for a file that was never named")
+      yield* orchestrator.serveDownloads(() =>
+        Stream.make<Array<RestoreMessage>>(
+          FilePart.FileName({ file: "BACKUP_FILE", fileName: "a" }),
+          { _tag: "Unsupported", messageType: "SIZE" }
+        )
+      )
+      const unknown = yield* Effect.flip(Fragments.downloadFragment(dataChannel, target, information("f-1", 1), folder))
+      expect(unknown.reason).toBe("unexpected message of type SIZE")
+    }).pipe(inMemory))
+
+  it.scoped("streams the backup file's bytes and ends once the checksum matched", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* InMemoryOrchestrator
+      yield* orchestrator.serveDownloads(() =>
+        Stream.fromIterable([
+          ...servedFile("BACKUP_FILE", "dump.sql", "Hello World!"),
+          ...servedFile("CUSTOM_METADATA_FILE", "meta.json", "{}")
+        ])
+      )
+      const bytes = yield* Fragments.downloadFragmentStream(yield* channel, target, information("f-1", 12)).pipe(
+        Stream.runCollect
+      )
+      expect(Buffer.concat(Chunk.toReadonlyArray(bytes)).toString()).toBe("Hello World!")
+    }).pipe(inMemory))
+
+  it.scoped("fails the byte stream, instead of ending it, on a checksum mismatch", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* InMemoryOrchestrator
+      const parts = servedFile("BACKUP_FILE", "dump.sql", "Hello World!")
+      parts[parts.length - 1] = FilePart.Checksum({ file: "BACKUP_FILE", checksum: "FF" })
+      yield* orchestrator.serveDownloads(() => Stream.fromIterable(parts))
+      const error = yield* Effect.flip(
+        Stream.runDrain(Fragments.downloadFragmentStream(yield* channel, target, information("f-1", 12)))
+      )
+      expect(error).toMatchObject({ _tag: "FailedToDownload", fileName: "dump.sql" })
+    }).pipe(inMemory))
+})
