@@ -56,8 +56,9 @@ export class DataChannelError extends Data.TaggedError("DataChannelError")<{
  */
 export interface ControlStream {
   /**
-   * What the orchestrator sends, in order. Ends with `ControlStreamEnded`
-   * (status `OK` included) when the stream ends.
+   * What the orchestrator sends, in order, for one consumer. Fails with
+   * `ControlStreamEnded` (status `OK` included) when the stream ends, and
+   * again each time it is pulled after that.
    */
   readonly messages: Stream.Stream<OrchestratorMessage, ControlStreamEnded>
   /** Writes a message; writing to a stream that has ended does nothing. */
@@ -67,8 +68,11 @@ export interface ControlStream {
 /**
  * One open fragment upload (a `backup` client stream).
  *
- * Closing its scope before `finish` succeeded **cancels** the call: the
- * orchestrator then drops the half-sent fragment instead of keeping it.
+ * Closing its scope before `finish` succeeded **cancels** the call, never
+ * half-closes it: the orchestrator must fail the half-sent fragment instead
+ * of keeping it. (The gRPC Layer also writes a message the orchestrator
+ * aborts on just before cancelling, because Node's HTTP/2 ends an idle
+ * stream before resetting it.)
  *
  * @since 0.1.0
  * @category models
