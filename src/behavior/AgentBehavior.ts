@@ -101,13 +101,14 @@ export type CancelContext = BackupContext | RestoreContext
 export type AnyStageContext = BackupExecutionContext | RestoreContext
 
 /**
- * What a stage's Effect succeeds with: nothing, or the message the
- * stage-complete should carry.
+ * What a stage's Effect succeeds with. A string is the message the
+ * stage-complete carries; any other value (nothing, the fragments sent, ...)
+ * leaves the default message.
  *
  * @since 0.1.0
  * @category models
  */
-export type StageOutcome = void | string
+export type StageOutcome = unknown
 
 /**
  * A ready-made error for a stage that fails with a message: the stage is

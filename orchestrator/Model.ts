@@ -1,0 +1,270 @@
+/**
+ * What the development orchestrator keeps and shows: actions, backups,
+ * backup managers and registered agents, in the shapes of BRO's REST v1 API,
+ * and the errors its API answers with.
+ *
+ * @since 0.1.0
+ */
+import { Data } from "effect"
+import type { SoftwareVersionFields } from "../src/core/SoftwareVersion.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ActionName = "CREATE_BACKUP" | "RESTORE" | "DELETE_BACKUP"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ActionResult = "SUCCESS" | "FAILURE" | "NOT_AVAILABLE"
+
+/**
+ * One action, as BRO's `GET /v1/backup-manager/{id}/action/{actionId}` shows it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ActionRecord {
+  readonly id: string
+  readonly name: ActionName
+  readonly backupManagerId: string
+  readonly backupName: string
+  readonly state: "RUNNING" | "FINISHED"
+  readonly result: ActionResult
+  /** 0 to 100 (BRO shows a fraction from 0 to 1; the HTTP layer converts). */
+  readonly progressPercentage: number
+  /** What happens now, or, on failure, which agent failed which stage and why. */
+  readonly progressInfo: string | undefined
+  readonly resultInfo: string | undefined
+  readonly additionalInfo: string | undefined
+  /** ISO-8601 times. */
+  readonly startTime: string
+  readonly completionTime: string | undefined
+  readonly lastUpdateTime: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type BackupStatus = "COMPLETE" | "INCOMPLETE" | "CORRUPTED"
+
+/**
+ * A file the orchestrator stored.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StoredFile {
+  readonly name: string
+  readonly size: number
+  /** 32 upper-case hex digits. */
+  readonly checksum: string
+}
+
+/**
+ * A fragment the orchestrator stored.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StoredFragment {
+  readonly agentId: string
+  readonly fragmentId: string
+  readonly version: string
+  readonly sizeInBytes: string
+  readonly customInformation: Readonly<Record<string, string>>
+  readonly backupFile: StoredFile
+  readonly customMetadataFile?: StoredFile | undefined
+}
+
+/**
+ * The software version an agent registered with, recorded in a backup.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RecordedSoftwareVersion extends SoftwareVersionFields {
+  readonly agentId: string
+  readonly apiVersion: string
+}
+
+/**
+ * One backup: the JSON record kept beside its files.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BackupRecord {
+  readonly name: string
+  readonly backupManagerId: string
+  readonly status: BackupStatus
+  /** ISO-8601. */
+  readonly creationTime: string
+  readonly softwareVersions: ReadonlyArray<RecordedSoftwareVersion>
+  readonly fragments: ReadonlyArray<StoredFragment>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface BackupManager {
+  readonly id: string
+  readonly backupType: string
+  readonly backupDomain: string
+}
+
+/**
+ * An agent with an open control stream and a valid registration.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RegisteredAgent {
+  readonly agentId: string
+  /** The backup managers named in its scope (DEFAULT is implied). */
+  readonly scope: ReadonlyArray<string>
+  readonly apiVersion: string
+  readonly softwareVersion: SoftwareVersionFields
+}
+
+/**
+ * `GET /v1/health`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Health {
+  readonly status: "Healthy"
+  readonly availability: "Available" | "Busy"
+  readonly ongoingAction: { readonly actionId: string; readonly backupManagerId: string } | undefined
+  readonly registeredAgents: ReadonlyArray<string>
+}
+
+/**
+ * Something that happened, for people watching (the CLI logs these).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type OrchestratorEvent = Data.TaggedEnum<{
+  AgentRegistered: { readonly agentId: string; readonly apiVersion: string; readonly scope: ReadonlyArray<string> }
+  AgentRejected: { readonly agentId: string; readonly status: string; readonly reasons: ReadonlyArray<string> }
+  AgentDisconnected: { readonly agentId: string }
+  ActionStarted: { readonly action: ActionRecord }
+  StageStarted: { readonly actionId: string; readonly stage: string; readonly agents: ReadonlyArray<string> }
+  StageCompleted: {
+    readonly actionId: string
+    readonly stage: string
+    readonly agentId: string
+    readonly success: boolean
+    readonly message: string
+  }
+  FragmentStored: {
+    readonly actionId: string
+    readonly agentId: string
+    readonly fragmentId: string
+    readonly size: number
+  }
+  FragmentRefused: { readonly agentId: string; readonly fragmentId: string; readonly reason: string }
+  ActionFinished: { readonly action: ActionRecord }
+}>
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const OrchestratorEvent = Data.taggedEnum<OrchestratorEvent>()
+
+/**
+ * No backup manager has that id (HTTP 404).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnknownBackupManager extends Data.TaggedError("UnknownBackupManager")<{ readonly id: string }> {
+  override get message(): string {
+    return `Backup manager ${this.id} does not exist`
+  }
+}
+
+/**
+ * No action has that id (HTTP 404).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ActionNotFound extends Data.TaggedError("ActionNotFound")<{ readonly id: string }> {
+  override get message(): string {
+    return `Action ${this.id} does not exist`
+  }
+}
+
+/**
+ * No backup has that name in that manager (HTTP 404).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class BackupNotFound extends Data.TaggedError("BackupNotFound")<{
+  readonly backupManagerId: string
+  readonly backupName: string
+}> {
+  override get message(): string {
+    return `Backup ${this.backupName} does not exist in backup manager ${this.backupManagerId}`
+  }
+}
+
+/**
+ * The action asked for cannot be taken as asked (HTTP 422): an invalid backup
+ * name, an unknown action, a backup name that is already used.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidActionRequest extends Data.TaggedError("InvalidActionRequest")<{ readonly reason: string }> {
+  override get message(): string {
+    return this.reason
+  }
+}
+
+/**
+ * No action is running, so there is nothing to cancel (HTTP 409).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class NoActionRunning extends Data.TaggedError("NoActionRunning")<{}> {
+  override get message(): string {
+    return "No action is running"
+  }
+}
+
+/**
+ * The errors the orchestrator's API answers with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ApiError = UnknownBackupManager | ActionNotFound | BackupNotFound | InvalidActionRequest | NoActionRunning
+
+/**
+ * The BRO rule for backup names: not blank, not `.` or `..`, only letters,
+ * digits, white space and `_+-=:.`, at most 200 characters. The reason, or
+ * `undefined` when the name is valid.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const backupNameProblem = (name: string): string | undefined => {
+  if (name.trim().length === 0) return "the backup name must not be blank"
+  if (name === "." || name === "..") return `the backup name must not be "${name}"`
+  if (name.length > 200) return "the backup name must have at most 200 characters"
+  if (!/^[\p{L}\p{N}_ +=:.\-]+$/u.test(name)) {
+    return "the backup name may hold only letters, digits, white space and _+-=:."
+  }
+  return undefined
+}
