@@ -178,6 +178,17 @@ describe("sending a fragment", () => {
       }).pipe(inMemory))
   }
 
+  it.scoped("refuses a custom-metadata file with the backup file's name, before opening a call", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Fragments.sendFragment(yield* channel, target, {
+        fragmentId: "f",
+        version: "1.0",
+        backupFile: Fragments.fromBytes("data.bin", "abc"),
+        customMetadataFile: Fragments.fromBytes("data.bin", "{}")
+      }))
+      expect(error.reason).toContain("named data.bin like the backup file")
+    }).pipe(inMemory))
+
   it.scoped("refuses a source name that is not a plain file name", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(Fragments.sendFragment(yield* channel, target, {
@@ -337,6 +348,34 @@ describe("downloading a fragment", () => {
       )
       const unknown = yield* Effect.flip(Fragments.downloadFragment(dataChannel, target, information("f-1", 1), folder))
       expect(unknown.reason).toBe("unexpected message of type SIZE")
+    }).pipe(inMemory))
+
+  it.scoped("refuses a custom-metadata file named like the backup file, which would overwrite it", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const orchestrator = yield* InMemoryOrchestrator
+      const folder = yield* tempFolder
+      yield* orchestrator.serveDownloads(() =>
+        Stream.fromIterable([
+          ...servedFile("BACKUP_FILE", "data.bin", "the real data"),
+          ...servedFile("CUSTOM_METADATA_FILE", "data.bin", "{}")
+        ])
+      )
+      const error = yield* Effect.flip(Fragments.downloadFragment(yield* channel, target, information("f-1", 13), folder))
+      expect(error).toMatchObject({ fileName: "data.bin" })
+      expect(error.reason).toContain("would overwrite it")
+      expect(yield* fs.readDirectory(folder)).toEqual([])
+    }).pipe(inMemory))
+
+  it.scoped("restores a file whose name is as long as the file system allows", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const orchestrator = yield* InMemoryOrchestrator
+      const folder = yield* tempFolder
+      const fileName = `${"a".repeat(251)}.sql`
+      yield* orchestrator.serveDownloads(() => Stream.fromIterable(servedFile("BACKUP_FILE", fileName, "Hello World!")))
+      yield* Fragments.downloadFragment(yield* channel, target, information("f-1", 12), folder)
+      expect(yield* fs.readFileString(join(folder, fileName))).toBe("Hello World!")
     }).pipe(inMemory))
 
   it.scoped("streams the backup file's bytes and ends once the checksum matched", () =>

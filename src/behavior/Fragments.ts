@@ -461,6 +461,13 @@ export const sendFragment = (
     const customMetadataFile = fragment.customMetadataFile === undefined
       ? undefined
       : yield* openSource(channel, fragment.customMetadataFile)
+    if (customMetadataFile?.fileName === backupFile.fileName) {
+      return yield* fail(
+        `the custom-metadata file is named ${backupFile.fileName} like the backup file: restored into one folder, one would overwrite the other`,
+        undefined,
+        undefined
+      )
+    }
     const information = FragmentInformation.make({
       fragmentId: fragment.fragmentId,
       version: fragment.version,
@@ -623,12 +630,23 @@ export const downloadFragment = (
     const written = new Map<FragmentFile, { path: string; size: number; checksum: string }>()
     let file: FileSystem.File | undefined
     yield* checkedDownload(channel, target, fragment).pipe(
-      Stream.runForEach((output): Effect.Effect<void, PlatformError, Scope.Scope> => {
+      Stream.runForEach((output): Effect.Effect<void, PlatformError | ReaderRefused, Scope.Scope> => {
         switch (output._tag) {
           case "FileStarted": {
+            if (output.file === "CUSTOM_METADATA_FILE" && partials.some(({ final }) => final === join(folder, output.fileName))) {
+              return Effect.fail(
+                new ReaderRefused({
+                  problem: {
+                    reason: "the custom-metadata file has the name of the backup file and would overwrite it",
+                    fileName: output.fileName
+                  }
+                })
+              )
+            }
             currentName = output.fileName
             const final = join(folder, output.fileName)
-            const temporary = join(folder, `.${output.fileName}.${randomBytes(6).toString("hex")}.partial`)
+            // A short name of its own: a long (valid) file name plus a suffix could pass the file system's limit.
+            const temporary = join(folder, `.bro-partial-${randomBytes(6).toString("hex")}`)
             partials.push({ temporary, final })
             return fs.open(temporary, { flag: "w" }).pipe(
               Effect.flatMap((opened) => Effect.sync(() => void (file = opened)))
