@@ -73,7 +73,8 @@ export interface DownloadScript {
   readonly messages: ReadonlyArray<RestoreMessage>
   /**
    * How the call ends after the messages: with a status (OK when absent), or
-   * `"hold"` to keep it open until the client cancels it.
+   * `"hold"` to keep it open until the client cancels it or the test ends it
+   * (`ServerDownload.end`).
    */
   readonly end?: CallAnswer | "hold"
 }
@@ -89,6 +90,12 @@ export type DownloadOutcome = "Ended" | "Cancelled"
 export interface ServerDownload {
   readonly request: FragmentRequest
   readonly outcome: Effect.Effect<DownloadOutcome>
+  /**
+   * Ends a call that the script held open (`end: "hold"`) with this status,
+   * after the client has read what it wanted; does nothing once the call
+   * is over.
+   */
+  readonly end: (answer: CallAnswer) => Effect.Effect<void>
 }
 
 export interface TestServerOptions {
@@ -196,16 +203,28 @@ const download = (
   const request = Wire.requestFromWire(call.request)
   const outcome = Effect.runSync(Deferred.make<DownloadOutcome>())
   let ended = false
-  call.on("cancelled", () => Deferred.unsafeDone(outcome, Exit.succeed(ended ? "Ended" : "Cancelled")))
+  let over = false
+  call.on("cancelled", () => {
+    over = true
+    Deferred.unsafeDone(outcome, Exit.succeed(ended ? "Ended" : "Cancelled"))
+  })
+  const endWith = (answer: CallAnswer) => {
+    ended = true
+    if (answer.status === "OK") call.end()
+    else call.emit("error", statusObject(answer))
+  }
   const script = serveDownload(request)
   for (const message of script.messages) call.write(Wire.restoreToWire(message))
   const end = script.end ?? ok
-  if (end !== "hold") {
-    ended = true
-    if (end.status === "OK") call.end()
-    else call.emit("error", statusObject(end))
+  if (end !== "hold") endWith(end)
+  return {
+    request,
+    outcome: Deferred.await(outcome),
+    end: (answer) =>
+      Effect.sync(() => {
+        if (!ended && !over) endWith(answer)
+      })
   }
-  return { request, outcome: Deferred.await(outcome) }
 }
 
 const bind = (server: grpc.Server, port: number): Effect.Effect<number, TestServerBindFailed> =>
