@@ -150,13 +150,42 @@ export interface AgentBehavior<E = never, R = never> {
   readonly cancel?: (context: CancelContext) => Effect.Effect<StageOutcome, E, R>
 }
 
+type StageEffect<T> = T extends (context: never) => Effect.Effect<unknown, infer E, infer R> ? [E, R] : [never, never]
+
 /**
- * Builds a behaviour, checking its type.
+ * The errors any stage of a behaviour may fail with.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type ErrorOf<B> = { [K in keyof B]-?: StageEffect<Exclude<B[K], undefined>>[0] }[keyof B]
+
+/**
+ * The services any stage of a behaviour needs.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type ContextOf<B> = { [K in keyof B]-?: StageEffect<Exclude<B[K], undefined>>[1] }[keyof B]
+
+/**
+ * Any behaviour, whatever its stages fail with or need.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type AnyAgentBehavior = AgentBehavior<unknown, unknown>
+
+/**
+ * Builds a behaviour, checking its type. The error and requirement types are
+ * the unions of every stage's (TypeScript alone would take them from the
+ * first stage and refuse the others).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = <E = never, R = never>(behavior: AgentBehavior<E, R>): AgentBehavior<E, R> => behavior
+export const make = <B extends AnyAgentBehavior>(behavior: B): AgentBehavior<ErrorOf<B>, ContextOf<B>> =>
+  behavior as AgentBehavior<ErrorOf<B>, ContextOf<B>>
 
 /**
  * The texts of the default answers (those of the reference agents, which
