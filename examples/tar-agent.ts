@@ -1,0 +1,23 @@
+/**
+ * Runs the example tar agent (`TarAgent.ts`) against an orchestrator, from
+ * the environment: `AGENT_ID`, `AGENT_FOLDER`, `ORCHESTRATOR_HOST`,
+ * `ORCHESTRATOR_PORT` (see the README's configuration table).
+ *
+ * @since 0.1.0
+ */
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Config, Effect, Layer } from "effect"
+import * as Agent from "../src/Agent.js"
+import * as GrpcTransport from "../src/transport/GrpcTransport.js"
+import { tarAgent } from "./TarAgent.js"
+
+Effect.gen(function*() {
+  const agentId = yield* Config.string("AGENT_ID").pipe(Config.withDefault("tar-agent"))
+  const folder = yield* Config.string("AGENT_FOLDER")
+  const behavior = yield* tarAgent({ agentId, folder })
+  return yield* Agent.run(behavior)
+}).pipe(
+  Effect.provide(Layer.merge(GrpcTransport.layerConfig(), NodeContext.layer)),
+  Effect.tapErrorCause(Effect.logError),
+  NodeRuntime.runMain
+)
