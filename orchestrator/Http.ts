@@ -1,0 +1,404 @@
+/**
+ * The development orchestrator's REST API: the subset of BRO's REST v1 API
+ * that test scripts use (health, backup managers, actions, backups), with
+ * BRO's paths, JSON shapes and status codes, served over Node's HTTP server.
+ *
+ * One extension that BRO does not have:
+ * `POST /v1/backup-manager/{id}/action/{actionId}/cancel` cancels the running
+ * action and answers 200 with the action's JSON (409 when that action is not
+ * the one running). A real BRO offers no way to cancel an action.
+ *
+ * Errors answer `{"statusCode": n, "message": "..."}` with the same HTTP
+ * status: 404 for an unknown backup manager, action, backup or route, 422 for
+ * an action that cannot be taken as asked, 409 when there is nothing to
+ * cancel, 400 for a body that is not the expected JSON, 500 (and a log entry,
+ * never a stack trace in the answer) for a bug.
+ *
+ * @since 0.1.0
+ */
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import type { HttpServerError } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Cause, Context, Data, Effect, Layer, ParseResult, Schema } from "effect"
+import * as NodeHttp from "node:http"
+import type {
+  ActionName,
+  ActionRecord,
+  ApiError,
+  BackupManager,
+  BackupRecord,
+  Health,
+  RecordedSoftwareVersion
+} from "./Model.js"
+import { InvalidActionRequest } from "./Model.js"
+import { Orchestrator } from "./Orchestrator.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface HttpOptions {
+  /** Where the REST API listens; `127.0.0.1` by default. */
+  readonly host?: string
+  /** The REST port; 7001 (BRO's) by default, 0 for a free one. */
+  readonly port?: number
+}
+
+/**
+ * The REST API of a running development orchestrator.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class OrchestratorHttp extends Context.Tag("bro-agent/DevOrchestratorHttp")<
+  OrchestratorHttp,
+  {
+    readonly host: string
+    /** The port it listens on (the real one when 0 was asked). */
+    readonly port: number
+  }
+>() {}
+
+/**
+ * The REST API could not listen (the port is taken, the host is not local...).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class HttpStartError extends Data.TaggedError("HttpStartError")<{
+  readonly host: string
+  readonly port: number
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    return `The development orchestrator's REST API cannot listen on ${this.host}:${this.port}: ${describeCause(this.cause)}`
+  }
+}
+
+/**
+ * The request's body is not the JSON the route expects (HTTP 400).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidRequestBody extends Data.TaggedError("InvalidRequestBody")<{ readonly reason: string }> {
+  override get message(): string {
+    return this.reason
+  }
+}
+
+/**
+ * The action names BRO accepts.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const actionNames: ReadonlyArray<ActionName> = ["CREATE_BACKUP", "RESTORE", "DELETE_BACKUP"]
+
+// -----------------------------------------------------------------------------
+// JSON shapes
+// -----------------------------------------------------------------------------
+
+/**
+ * BRO's JSON for one action (`GET /v1/backup-manager/{id}/action/{actionId}`).
+ * `progressPercentage` is a fraction from 0 to 1, as BRO shows it. Absent
+ * fields are left out when serialised, as BRO leaves out `null` ones.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const actionJson = (action: ActionRecord) => ({
+  id: action.id,
+  name: action.name,
+  result: action.result,
+  payload: { backupName: action.backupName },
+  additionalInfo: action.additionalInfo,
+  progressInfo: action.progressInfo,
+  resultInfo: action.resultInfo,
+  state: action.state,
+  progressPercentage: action.progressPercentage / 100,
+  startTime: action.startTime,
+  completionTime: action.completionTime,
+  lastUpdateTime: action.lastUpdateTime
+})
+
+/**
+ * BRO's JSON for one element of `GET /v1/backup-manager/{id}/action`.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const actionSummaryJson = (action: ActionRecord) => ({
+  id: action.id,
+  name: action.name,
+  result: action.result,
+  startTime: action.startTime
+})
+
+const softwareVersionJson = (version: RecordedSoftwareVersion) => ({
+  productName: version.productName,
+  productNumber: version.productNumber,
+  productRevision: version.revision,
+  date: version.productionDate,
+  description: version.description,
+  type: version.type,
+  agentId: version.agentId,
+  commercialVersion: version.commercialVersion,
+  semanticVersion: version.semanticVersion
+})
+
+/**
+ * BRO's JSON for one backup (`GET /v1/backup-manager/{id}/backup/{name}`).
+ * BRO names a backup's id after the backup; every backup made through the
+ * API is `MANUAL` and has an empty user label.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const backupJson = (backup: BackupRecord) => ({
+  id: backup.name,
+  name: backup.name,
+  creationTime: backup.creationTime,
+  creationType: "MANUAL",
+  status: backup.status,
+  userLabel: "",
+  softwareVersions: backup.softwareVersions.map(softwareVersionJson)
+})
+
+/**
+ * BRO's JSON for `GET /v1/health`: no ongoing action is `{}`.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const healthJson = (health: Health) => ({
+  status: health.status,
+  availability: health.availability,
+  ongoingAction: health.ongoingAction === undefined
+    ? {}
+    : { actionId: health.ongoingAction.actionId, backupManagerId: health.ongoingAction.backupManagerId },
+  registeredAgents: health.registeredAgents
+})
+
+/**
+ * @since 0.1.0
+ * @category encoding
+ */
+export const backupManagerJson = (manager: BackupManager) => ({
+  id: manager.id,
+  backupType: manager.backupType,
+  backupDomain: manager.backupDomain
+})
+
+// -----------------------------------------------------------------------------
+// Routes
+// -----------------------------------------------------------------------------
+
+/** The body of `POST /v1/backup-manager/{id}/action`. */
+const ActionRequestBody = Schema.Struct({
+  action: Schema.String,
+  payload: Schema.Struct({ backupName: Schema.String })
+})
+
+const ok = (body: unknown, status = 200) => HttpServerResponse.unsafeJson(body, { status })
+
+/** A path parameter the route itself declares, so its absence is a bug. */
+const pathParameter = (name: string) =>
+  Effect.flatMap(HttpRouter.params, (parameters) => {
+    const value = parameters[name]
+    return value === undefined
+      ? Effect.dieMessage(`The route has no path parameter "${name}"`)
+      : Effect.succeed(value)
+  })
+
+const formatParseError = (error: ParseResult.ParseError): string =>
+  ParseResult.ArrayFormatter.formatErrorSync(error)
+    .map((issue) => issue.path.length === 0 ? issue.message : `${issue.path.join(".")}: ${issue.message}`)
+    .join("; ")
+
+const isActionName = (name: string): name is ActionName => (actionNames as ReadonlyArray<string>).includes(name)
+
+const decodeActionRequest = Effect.gen(function*() {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const body = yield* Effect.mapError(
+    request.json,
+    (error) =>
+      new InvalidRequestBody({
+        reason: error.cause instanceof SyntaxError
+          ? `The request body is not valid JSON: ${error.cause.message}`
+          : `The request body cannot be read: ${describeCause(error.cause)}`
+      })
+  )
+  const decoded = yield* Effect.mapError(
+    Schema.decodeUnknown(ActionRequestBody, { errors: "all" })(body),
+    (error) => new InvalidRequestBody({ reason: `Invalid request body: ${formatParseError(error)}` })
+  )
+  const action = decoded.action
+  if (!isActionName(action)) {
+    return yield* new InvalidActionRequest({
+      reason: `Unknown action "${action}": expected one of ${actionNames.join(", ")}`
+    })
+  }
+  return { action, backupName: decoded.payload.backupName }
+})
+
+/**
+ * The routes, before errors become JSON answers.
+ *
+ * @since 0.1.0
+ * @category routes
+ */
+export const router = HttpRouter.empty.pipe(
+  HttpRouter.get(
+    "/v1/health",
+    Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      return ok(healthJson(yield* orchestrator.health))
+    })
+  ),
+  HttpRouter.get(
+    "/v1/backup-manager",
+    Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      const managers = yield* orchestrator.managers
+      return ok({ backupManagers: managers.map(backupManagerJson) })
+    })
+  ),
+  HttpRouter.get(
+    "/v1/backup-manager/:id",
+    Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      const manager = yield* orchestrator.manager(yield* pathParameter("id"))
+      return ok(backupManagerJson(manager))
+    })
+  ),
+  HttpRouter.post(
+    "/v1/backup-manager/:id/action",
+    Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      const managerId = yield* pathParameter("id")
+      // An unknown manager is a 404 even when the body is wrong too.
+      yield* orchestrator.manager(managerId)
+      const { action, backupName } = yield* decodeActionRequest
+      const record = yield* orchestrator.startAction(managerId, action, backupName)
+      return ok({ id: record.id }, 201)
+    })
+  ),
+  HttpRouter.get(
+    "/v1/backup-manager/:id/action",
+    Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      const actions = yield* orchestrator.actions(yield* pathParameter("id"))
+      return ok({ actions: actions.map(actionSummaryJson) })
+    })
+  ),
+  HttpRouter.get(
+    "/v1/backup-manager/:id/action/:actionId",
+    Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      const action = yield* orchestrator.action(yield* pathParameter("id"), yield* pathParameter("actionId"))
+      return ok(actionJson(action))
+    })
+  ),
+  // Ours, not BRO's: see the module comment.
+  HttpRouter.post(
+    "/v1/backup-manager/:id/action/:actionId/cancel",
+    Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      const managerId = yield* pathParameter("id")
+      const actionId = yield* pathParameter("actionId")
+      yield* orchestrator.action(managerId, actionId)
+      return ok(actionJson(yield* orchestrator.cancelAction(actionId)))
+    })
+  ),
+  HttpRouter.get(
+    "/v1/backup-manager/:id/backup",
+    Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      const backups = yield* orchestrator.backups(yield* pathParameter("id"))
+      return ok({ backups: backups.map(backupJson) })
+    })
+  ),
+  HttpRouter.get(
+    "/v1/backup-manager/:id/backup/:backupName",
+    Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      const backup = yield* orchestrator.backup(yield* pathParameter("id"), yield* pathParameter("backupName"))
+      return ok(backupJson(backup))
+    })
+  )
+)
+
+const errorResponse = (statusCode: number, message: string) =>
+  HttpServerResponse.unsafeJson({ statusCode, message }, { status: statusCode })
+
+const statusOf = (error: ApiError | InvalidRequestBody): number => {
+  switch (error._tag) {
+    case "UnknownBackupManager":
+    case "ActionNotFound":
+    case "BackupNotFound":
+      return 404
+    case "InvalidActionRequest":
+      return 422
+    case "NoActionRunning":
+      return 409
+    case "InvalidRequestBody":
+      return 400
+  }
+}
+
+/**
+ * The REST API as an HTTP application: every failure answers
+ * `{"statusCode", "message"}`; a bug answers 500 and is logged.
+ *
+ * @since 0.1.0
+ * @category routes
+ */
+export const httpApp: Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  never,
+  Orchestrator | HttpServerRequest.HttpServerRequest
+> = Effect.catchAllCause(router, (cause) => {
+  // A client that went away: there is nobody to answer.
+  if (Cause.isInterruptedOnly(cause)) return Effect.interrupt
+  const failure = Cause.failureOption(cause)
+  if (failure._tag === "Some") {
+    const error: ApiError | InvalidRequestBody | HttpServerError.RouteNotFound = failure.value
+    if (error._tag === "RouteNotFound") {
+      return Effect.succeed(errorResponse(404, `No route for ${error.request.method} ${error.request.url}`))
+    }
+    return Effect.succeed(errorResponse(statusOf(error), error.message))
+  }
+  return Effect.as(
+    Effect.logError("The REST API failed to answer", cause),
+    errorResponse(500, "Internal error of the development orchestrator")
+  )
+})
+
+/**
+ * Serves the REST API of the `Orchestrator` in context on `host:port`
+ * (`127.0.0.1:7001` by default; port 0 takes a free port, which the
+ * `OrchestratorHttp` service tells). The server closes with the Layer's scope.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: HttpOptions = {}): Layer.Layer<OrchestratorHttp, HttpStartError, Orchestrator> => {
+  const host = options.host ?? "127.0.0.1"
+  const port = options.port ?? 7001
+  return Layer.scoped(
+    OrchestratorHttp,
+    Effect.gen(function*() {
+      const server = yield* Effect.mapError(
+        NodeHttpServer.make(() => NodeHttp.createServer(), { host, port }),
+        (error) => new HttpStartError({ host, port, cause: error.cause })
+      )
+      yield* server.serve(httpApp)
+      const address = server.address
+      return { host, port: address._tag === "TcpAddress" ? address.port : port }
+    })
+  )
+}
+
+const describeCause = (cause: unknown): string =>
+  cause instanceof Error ? cause.message : typeof cause === "string" ? cause : String(cause)
