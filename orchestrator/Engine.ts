@@ -559,11 +559,13 @@ export const make = (
           return all.filter((record): record is ActionRecord => record !== undefined && record.backupManagerId === managerId)
         }),
       awaitAction,
-      cancelAction: Effect.gen(function*() {
+      cancelAction: (actionId) => Effect.gen(function*() {
         const id = yield* Ref.get(running)
         const cancelled = yield* Ref.get(cancelRequest)
         const ref = id === undefined ? undefined : records.get(id)
-        if (id === undefined || cancelled === undefined || ref === undefined) return yield* new NoActionRunning()
+        if (id === undefined || cancelled === undefined || ref === undefined || (actionId !== undefined && actionId !== id)) {
+          return yield* new NoActionRunning()
+        }
         yield* Deferred.succeed(cancelled, undefined)
         return yield* SubscriptionRef.get(ref)
       }),

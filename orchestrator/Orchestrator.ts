@@ -90,8 +90,11 @@ export class Orchestrator extends Context.Tag("bro-agent/DevOrchestrator")<
     readonly actions: (backupManagerId: string) => Effect.Effect<ReadonlyArray<ActionRecord>, UnknownBackupManager>
     /** Waits until the action is FINISHED and returns its final record. */
     readonly awaitAction: (actionId: string) => Effect.Effect<ActionRecord, ActionNotFound>
-    /** Cancels the running action: the agents in it are told to cancel, and it ends with FAILURE. */
-    readonly cancelAction: Effect.Effect<ActionRecord, NoActionRunning>
+    /**
+     * Cancels the running action (only if it is `actionId`, when given): the
+     * agents in it are told to cancel, and it ends with FAILURE.
+     */
+    readonly cancelAction: (actionId?: string) => Effect.Effect<ActionRecord, NoActionRunning>
     readonly backups: (backupManagerId: string) => Effect.Effect<ReadonlyArray<BackupRecord>, UnknownBackupManager>
     readonly backup: (
       backupManagerId: string,

@@ -94,13 +94,13 @@ describe("the development orchestrator when things go wrong", () => {
       yield* awaitAgents(orchestrator, 1)
       const backup = yield* orchestrator.startAction("DEFAULT", "CREATE_BACKUP", "nightly")
       yield* Deferred.await(started)
-      yield* orchestrator.cancelAction
+      yield* orchestrator.cancelAction(backup.id)
       const finished = yield* orchestrator.awaitAction(backup.id)
       expect(finished.result).toBe("FAILURE")
       expect(finished.progressInfo).toBe("Cancelled by the user")
       yield* Deferred.await(cancelled)
       expect((yield* orchestrator.backup("DEFAULT", "nightly")).status).toBe("CORRUPTED")
-      expect(yield* Effect.flip(orchestrator.cancelAction)).toMatchObject({ _tag: "NoActionRunning" })
+      expect(yield* Effect.flip(orchestrator.cancelAction())).toMatchObject({ _tag: "NoActionRunning" })
     }).pipe(Effect.scoped, live))
 
   it.live("fails a backup whose agent fails a stage, naming it, and tells the other agents to cancel", () =>
