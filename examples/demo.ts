@@ -14,30 +14,9 @@ import { createHash, randomBytes } from "node:crypto"
 import { join } from "node:path"
 import * as Agent from "../src/Agent.js"
 import * as GrpcTransport from "../src/transport/GrpcTransport.js"
-import type { OrchestratorEvent } from "../orchestrator/Model.js"
+import { formatEvent } from "../cli/OrchestratorCommand.js"
 import * as Orchestrator from "../orchestrator/Orchestrator.js"
 import { folderAgent } from "./FolderAgent.js"
-
-const describe = (event: OrchestratorEvent): string | undefined => {
-  switch (event._tag) {
-    case "AgentRegistered":
-      return `orchestrator: agent ${event.agentId} registered (API ${event.apiVersion})`
-    case "ActionStarted":
-      return `orchestrator: ${event.action.name} ${event.action.backupName} started (action ${event.action.id})`
-    case "StageStarted":
-      return `orchestrator:   stage ${event.stage} sent to ${event.agents.join(", ")}`
-    case "StageCompleted":
-      return `orchestrator:   ${event.agentId} answered ${event.stage}: ${event.success ? "success" : "FAILURE"}, "${event.message}"`
-    case "FragmentStored":
-      return `orchestrator:   stored fragment ${event.fragmentId} (${event.size} bytes)`
-    case "FragmentRefused":
-      return `orchestrator:   REFUSED fragment ${event.fragmentId}: ${event.reason}`
-    case "ActionFinished":
-      return `orchestrator: ${event.action.name} ${event.action.backupName} finished: ${event.action.result} (${event.action.resultInfo ?? ""})`
-    default:
-      return undefined
-  }
-}
 
 // What the folder holds: file name to MD5.
 const snapshot = (folder: string) =>
@@ -70,10 +49,7 @@ const program = Effect.gen(function*() {
   const orchestrator = yield* Orchestrator.make({ port: 0, storage })
   yield* Console.log(`demo: development orchestrator on 127.0.0.1:${orchestrator.port}, storage in ${storage}`)
   yield* orchestrator.events.pipe(
-    Stream.runForEach((event) => {
-      const line = describe(event)
-      return line === undefined ? Effect.void : Console.log(line)
-    }),
+    Stream.runForEach((event) => Console.log(`orchestrator: ${formatEvent(event)}`)),
     Effect.forkScoped
   )
 
