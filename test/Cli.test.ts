@@ -3,6 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Context, Effect, Fiber, Layer, Queue, Ref, Stream } from "effect"
 import * as Net from "node:net"
 import * as Cli from "../cli/Cli.js"
+import { capturingConsole, cli } from "./support/cliHarness.js"
 import * as Http from "../orchestrator/Http.js"
 import type { ActionRecord, BackupRecord, OrchestratorEvent as Event } from "../orchestrator/Model.js"
 import {
@@ -169,40 +170,6 @@ const setUp = (options?: Parameters<typeof makeFake>[0]) =>
       Http.layer({ port: 0 }).pipe(Layer.provide(Layer.succeed(Orchestrator, fake.orchestrator)))
     )
     return { ...fake, url: `http://127.0.0.1:${Context.get(context, Http.OrchestratorHttp).port}` }
-  })
-
-interface Captured {
-  readonly code: Cli.ExitCode
-  readonly out: ReadonlyArray<string>
-  readonly err: ReadonlyArray<string>
-}
-
-/** A console that keeps what is printed, and also hands each line to `lines`. */
-const capturingConsole = (
-  out: Array<string>,
-  err: Array<string>,
-  lines?: Queue.Queue<string>
-) =>
-  Effect.map(Effect.console, (console) => ({
-    ...console,
-    log: (...args: ReadonlyArray<unknown>) =>
-      Effect.sync(() => out.push(args.join(" "))).pipe(
-        Effect.zipRight(lines === undefined ? Effect.void : Queue.offer(lines, args.join(" ")))
-      ),
-    error: (...args: ReadonlyArray<unknown>) => Effect.sync(() => err.push(...args.join(" ").split("\n")))
-  }))
-
-/** Runs the command line in-process, with its output captured. */
-const cli = (argv: ReadonlyArray<string>, options: Cli.RunOptions = {}) =>
-  Effect.gen(function*() {
-    const out: Array<string> = []
-    const err: Array<string> = []
-    const console = yield* capturingConsole(out, err)
-    const code = yield* Cli.run(argv, { pollInterval: "1 millis", ...options }).pipe(
-      Effect.withConsole(console),
-      Effect.provide(FetchHttpClient.layer)
-    )
-    return { code, out, err } satisfies Captured
   })
 
 /** A port on 127.0.0.1 where nothing listens. */
