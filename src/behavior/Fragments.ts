@@ -11,7 +11,7 @@
 import { FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
 import type { Scope } from "effect"
-import { Config, Data, Duration, Effect, Either, Option, PubSub, Ref, Stream } from "effect"
+import { Clock, Config, Data, Duration, Effect, Either, Option, PubSub, Ref, Stream } from "effect"
 import type { ConfigError } from "effect"
 import { basename, join } from "node:path"
 import { randomBytes } from "node:crypto"
@@ -456,7 +456,7 @@ export const sendFragment = (
     const badId = idProblem(fragment.fragmentId)
     if (badId !== undefined) return yield* fail(`the fragment id ${badId}`, undefined, undefined)
     if (fragment.version.trim() === "") return yield* fail("the fragment version must not be empty", undefined, undefined)
-    const started = Date.now()
+    const started = yield* Clock.currentTimeMillis
     const backupFile = yield* openSource(channel, fragment.backupFile)
     const customMetadataFile = fragment.customMetadataFile === undefined
       ? undefined
@@ -485,7 +485,7 @@ export const sendFragment = (
       ? undefined
       : yield* sendFile(channel, upload, report, "CUSTOM_METADATA_FILE", customMetadataFile)
     yield* upload.finish.pipe(withTimeout(channel, "the orchestrator's final status"))
-    const millis = Date.now() - started
+    const millis = (yield* Clock.currentTimeMillis) - started
     const bytes = sentBackupFile.size + (sentCustomMetadata?.size ?? 0)
     yield* Effect.logInfo(`Sent fragment ${fragment.fragmentId}: ${bytes} bytes in ${millis} ms${rate(bytes, millis)}`)
     return { fragment: information, backupFile: sentBackupFile, customMetadataFile: sentCustomMetadata }
@@ -616,7 +616,7 @@ export const downloadFragment = (
   const fs = channel.fileSystem
   let currentName: string | undefined
   return Effect.gen(function*() {
-    const started = Date.now()
+    const started = yield* Clock.currentTimeMillis
     yield* fs.makeDirectory(folder, { recursive: true })
     const partials: Array<{ readonly temporary: string; readonly final: string }> = []
     // Removes what this download wrote unless it completed.
@@ -667,7 +667,7 @@ export const downloadFragment = (
     for (const { temporary, final } of partials) yield* fs.rename(temporary, final)
     const backupFile = written.get("BACKUP_FILE")
     if (backupFile === undefined) return yield* Effect.dieMessage("bro-agent: a verified download has no backup file")
-    const millis = Date.now() - started
+    const millis = (yield* Clock.currentTimeMillis) - started
     yield* Effect.logInfo(
       `Downloaded fragment ${fragment.fragmentId}: ${backupFile.size} bytes in ${millis} ms${rate(backupFile.size, millis)}`
     )
