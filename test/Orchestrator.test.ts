@@ -286,6 +286,22 @@ describe("the development orchestrator when things go wrong", () => {
       expect(backups.map((each) => [each.name, each.status]).sort()).toEqual([["interrupted", "CORRUPTED"], ["kept", "COMPLETE"]])
     }).pipe(Effect.scoped, live))
 
+  it.live("is rejoined by our agent by itself after it stops and starts again on the same port", () =>
+    Effect.gen(function*() {
+      const storage = yield* tempFolder
+      const first = yield* Scope.make()
+      const orchestrator = yield* startOrchestrator(storage).pipe(Scope.extend(first))
+      const port = orchestrator.port
+      const agent = yield* startAgent(port, behaviorWith({ registration: registration("faithful") }))
+      yield* awaitAgents(orchestrator, 1)
+      yield* Scope.close(first, Exit.void)
+      yield* agent.statusChanges.pipe(Stream.filter((status) => status.connection._tag !== "Registered"), Stream.runHead)
+      const second = yield* startOrchestrator(storage, { port })
+      expect((yield* awaitAgents(second, 1)).map((each) => each.agentId)).toEqual(["faithful"])
+      const backup = yield* second.startAction("DEFAULT", "CREATE_BACKUP", "after-restart")
+      expect((yield* second.awaitAction(backup.id)).result).toBe("SUCCESS")
+    }).pipe(Effect.scoped, live))
+
   it.live("runs actions one at a time, in the order they were asked for", () =>
     Effect.gen(function*() {
       const orchestrator = yield* startOrchestrator(yield* tempFolder)

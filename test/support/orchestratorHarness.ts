@@ -36,5 +36,6 @@ export const registration = (agentId: string, extra: { readonly scope?: string; 
 /** Waits until the orchestrator lists `count` registered agents. */
 export const awaitAgents = (orchestrator: Orchestrator.Orchestrator["Type"], count: number) =>
   orchestrator.agents.pipe(
-    Effect.repeat({ until: (agents) => agents.length >= count, schedule: Schedule.spaced("20 millis") })
+    Effect.filterOrFail((agents) => agents.length >= count),
+    Effect.retry(Schedule.spaced("20 millis"))
   )
