@@ -183,6 +183,56 @@ const uploadProblem = (job: Job | undefined, stage: string, request: FragmentReq
   return undefined
 }
 
+/**
+ * How much upload content this process holds, read but not yet written,
+ * across every upload: past `high` every upload call stops reading, and
+ * they read again under `low`. With one call per agent, memory would
+ * otherwise grow with the number of agents.
+ *
+ * @since 0.1.0
+ * @category flow control
+ */
+export const uploadBuffer = {
+  high: 64 * 1024 * 1024,
+  low: 32 * 1024 * 1024,
+  bytes: 0,
+  paused: new Set<() => void>()
+}
+
+/**
+ * How many restore chunks this process may have read and not yet written
+ * out, across every download (64 chunks: 32 MiB at the default size). A
+ * download takes a place before it reads a chunk and gives it back once
+ * grpc-js wrote the chunk out.
+ *
+ * @since 0.1.0
+ * @category flow control
+ */
+export const downloadChunks = { limit: 64, used: 0, waiting: new Set<() => void>() }
+
+const takeDownloadChunk: Effect.Effect<void> = Effect.async<void>((resume) => {
+  const attempt = () => {
+    if (downloadChunks.used >= downloadChunks.limit) return false
+    downloadChunks.used++
+    downloadChunks.waiting.delete(wake)
+    resume(Effect.void)
+    return true
+  }
+  const wake = () => void attempt()
+  if (!attempt()) downloadChunks.waiting.add(wake)
+  return Effect.sync(() => void downloadChunks.waiting.delete(wake))
+})
+
+const giveBackDownloadChunk = () => {
+  downloadChunks.used--
+  for (const wake of [...downloadChunks.waiting]) {
+    if (downloadChunks.used >= downloadChunks.limit) break
+    wake()
+  }
+}
+
+const messageBytes = (message: BackupMessage) => (message._tag === "Content" ? message.content.length : 0)
+
 const trackStream = (participation: Participation | undefined) =>
   participation === undefined
     ? Effect.void
@@ -205,15 +255,39 @@ export const upload = (
   Effect.gen(function*() {
     const fs = state.fileSystem
     const inbox = yield* Queue.unbounded<UploadEvent>()
+    // Flow control: a call stops reading while its fiber is behind, or while
+    // the process holds too much upload content (`uploadBuffer`).
     let queued = 0
+    let held = 0
+    let closed = false
     let paused = false
+    const resume = () => {
+      if (!paused || queued > 2 || uploadBuffer.bytes > uploadBuffer.low) return
+      paused = false
+      uploadBuffer.paused.delete(resume)
+      call.resume()
+    }
+    // Whatever this call still holds leaves the budget with it.
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        closed = true
+        call.removeAllListeners("data")
+        uploadBuffer.paused.delete(resume)
+        uploadBuffer.bytes -= held
+        held = 0
+      })
+    )
     yield* Effect.sync(() => {
       call.on("data", (wire: Wire.BackupData__Output) => {
+        if (closed) return
+        const message = Wire.backupFromWire(wire)
         queued++
-        inbox.unsafeOffer({ _tag: "Message", message: Wire.backupFromWire(wire) })
-        // Flow control: stop reading while the fiber is behind.
-        if (queued >= 8 && !paused) {
+        held += messageBytes(message)
+        uploadBuffer.bytes += messageBytes(message)
+        inbox.unsafeOffer({ _tag: "Message", message })
+        if (!paused && (queued >= 8 || uploadBuffer.bytes > uploadBuffer.high)) {
           paused = true
+          uploadBuffer.paused.add(resume)
           call.pause()
         }
       })
@@ -225,10 +299,11 @@ export const upload = (
       Effect.sync(() => {
         if (event._tag !== "Message") return
         queued--
-        if (paused && queued <= 2) {
-          paused = false
-          call.resume()
-        }
+        held -= messageBytes(event.message)
+        uploadBuffer.bytes -= messageBytes(event.message)
+        // Under the low mark, every call paused for the budget may read again.
+        if (uploadBuffer.bytes <= uploadBuffer.low) for (const paused of [...uploadBuffer.paused]) paused()
+        resume()
       }))
     let answered = false
     const answer = (code: StatusCode, details: string) =>
@@ -241,8 +316,8 @@ export const upload = (
       })
 
     const first = yield* next
-    if (first._tag !== "Message") return
-    if (first.message._tag !== "Metadata") {
+    if (first._tag === "Cancelled") return
+    if (first._tag === "End" || first.message._tag !== "Metadata") {
       yield* answer("ABORTED", "The first message of a backup must be METADATA")
       return
     }
@@ -336,7 +411,7 @@ export const upload = (
     })).pipe(
       Effect.catchAll((error) => refuse(error._tag === "Refused" ? error.reason : `Storage failed: ${error.message}`))
     )
-  }).pipe(Effect.annotateLogs({ call: "backup" }))
+  }).pipe(Effect.scoped, Effect.annotateLogs({ call: "backup" }))
 
 // ---------------------------------------------------------------------------
 // Data channel: downloads
@@ -401,30 +476,68 @@ export const download = (
     if (fragment === undefined) {
       return yield* end("ABORTED", `Fragment ${request.fragment.fragmentId} of agent ${request.agentId} is not stored`)
     }
-    // Waits until grpc-js can take more, or the agent went away.
-    const write = (message: Wire.RestoreData) =>
-      Effect.suspend(() =>
-        call.write(message)
+    // Flow control: at most two messages handed to grpc-js and not yet
+    // written out (grpc-js alone would take 16, 8 MiB per download), so memory
+    // does not grow with the number of agents restoring at once.
+    let inFlight = 0
+    let wake: (() => void) | undefined
+    // Content chunks hold a place of the process-wide budget until written
+    // out; what a call still holds when it ends (a cancelled call may never
+    // complete its writes) is given back then.
+    let held = 0
+    let over = false
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        over = true
+        for (; held > 0; held--) giveBackDownloadChunk()
+      })
+    )
+    const written = (budgeted: boolean) => () => {
+      inFlight--
+      if (budgeted && !over) {
+        held--
+        giveBackDownloadChunk()
+      }
+      wake?.()
+    }
+    const room = Effect.async<void>((resume) => {
+      const check = () => {
+        if (inFlight >= 2) return
+        wake = undefined
+        resume(Effect.void)
+      }
+      wake = check
+      check()
+      return Effect.sync(() => {
+        wake = undefined
+      })
+    })
+    const write = (message: Wire.RestoreData, budgeted = false) =>
+      Effect.suspend(() => {
+        inFlight++
+        call.write(message, written(budgeted))
+        return inFlight < 2
           ? Effect.void
-          : Effect.raceFirst(
-            Effect.async<void>((resume) => {
-              const drained = () => resume(Effect.void)
-              call.once("drain", drained)
-              return Effect.sync(() => void call.removeListener("drain", drained))
-            }),
-            Deferred.await(cancelled)
-          ).pipe(Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => new Refused({ reason: "The agent stopped reading for 30 s" }) }))
-      )
+          : Effect.raceFirst(room, Deferred.await(cancelled)).pipe(
+            Effect.timeoutFail({
+              duration: "30 seconds",
+              onTimeout: () => new Refused({ reason: "The agent stopped reading for 30 s" })
+            })
+          )
+      })
     const send = (file: "BACKUP_FILE" | "CUSTOM_METADATA_FILE", storedFile: StoredFile) =>
       Effect.scoped(Effect.gen(function*() {
         yield* write(Wire.restoreToWire(FileParts.FileName({ file, fileName: storedFile.name })))
         const handle = yield* fs.open(state.storage.filePath(job.manager, job.backupName, fragment, file), { flag: "r" })
         const hash = md5()
-        for (;;) {
-          const chunk = yield* handle.readAlloc(state.chunkSize)
+        // Exactly the recorded size, in chunks no larger than what is left.
+        for (let left = storedFile.size; left > 0;) {
+          yield* Effect.zipRight(takeDownloadChunk, Effect.sync(() => void held++))
+          const chunk = yield* handle.readAlloc(Math.min(state.chunkSize, left))
           if (Option.isNone(chunk)) break
+          left -= chunk.value.length
           hash.update(chunk.value)
-          yield* write(Wire.restoreToWire(FileParts.Content({ file, content: chunk.value })))
+          yield* write(Wire.restoreToWire(FileParts.Content({ file, content: chunk.value })), true)
         }
         const computed = hash.digest()
         if (computed !== storedFile.checksum) {
@@ -448,7 +561,7 @@ export const download = (
     })).pipe(
       Effect.catchAll((error) => end("ABORTED", error._tag === "Refused" ? error.reason : `Storage failed: ${error.message}`))
     )
-  }).pipe(Effect.annotateLogs({ call: "restore" }))
+  }).pipe(Effect.scoped, Effect.annotateLogs({ call: "restore" }))
 
 const markCorrupted = (state: State, manager: string, backupName: string) =>
   Effect.gen(function*() {
