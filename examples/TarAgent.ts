@@ -78,7 +78,9 @@ export const tarAgent = (options: { readonly agentId: string; readonly folder: s
             const staging = join(dirname(options.folder), `.${basename(options.folder)}.restoring`)
             yield* fs.remove(staging, { recursive: true, force: true })
             yield* fs.makeDirectory(staging, { recursive: true })
-            const tar = yield* run(Command.start(Command.make("tar", "-x", "-C", staging)))
+            // --ignore-zeros: tar reads to the end of its input instead of exiting at the
+            // archive's end marker, which would leave the pipe's writer waiting for ever.
+            const tar = yield* run(Command.start(Command.make("tar", "-x", "--ignore-zeros", "-C", staging)))
             // The download is piped into tar's stdin; a checksum mismatch fails it.
             yield* Stream.run(context.downloadFragmentStream(fragment), tar.stdin)
             const code = yield* tar.exitCode
