@@ -14,6 +14,7 @@ import * as grpc from "@grpc/grpc-js"
 import type { Scope, Stream } from "effect"
 import { Context, Data, Duration, Effect, FiberSet, Layer, PubSub, Ref } from "effect"
 import { join } from "node:path"
+import * as Tls from "../src/transport/Tls.js"
 import * as Wire from "../src/transport/Wire.js"
 import * as Engine from "./Engine.js"
 import type {
@@ -35,6 +36,35 @@ import * as Services from "./Services.js"
 import * as Storage from "./Storage.js"
 
 /**
+ * How the orchestrator serves TLS. Files are PEM (a Kubernetes secret mounts
+ * them as `tls.crt`, `tls.key` and `ca.crt`). They are checked for changes
+ * while the orchestrator runs: a change applies to the connections that come
+ * after it; connections already open keep what they were opened with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OrchestratorTlsOptions {
+  /** The orchestrator's certificate (chain, leaf first). */
+  readonly certificateFile: string
+  /** Its private key, unencrypted (PKCS#8, PKCS#1 or SEC1). */
+  readonly keyFile: string
+  /**
+   * The certificate authorities that sign agents' client certificates. With
+   * it, agents are asked for a certificate; see `requireClientCertificate`.
+   */
+  readonly caFile?: string
+  /**
+   * Refuse a connection without a client certificate signed by `caFile`
+   * (mutual TLS), as a TLS-enabled BRO does by default. `false` by default:
+   * a client certificate is then asked for but not required. Needs `caFile`.
+   */
+  readonly requireClientCertificate?: boolean
+  /** How often the files are checked for a change; 5 seconds by default. */
+  readonly checkInterval?: Duration.DurationInput
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -53,6 +83,8 @@ export interface OrchestratorOptions {
   readonly stageTimeout?: Duration.DurationInput
   /** Bytes per content chunk of a restore stream; 512 KiB by default. */
   readonly chunkSize?: number
+  /** Serve gRPC over TLS (and mutual TLS); plaintext when absent. */
+  readonly tls?: OrchestratorTlsOptions
 }
 
 /**
@@ -136,9 +168,90 @@ export class OrchestratorStartError extends Data.TaggedError("OrchestratorStartE
  */
 export const defaultStorage = (): string => join(process.cwd(), ".bro-dev")
 
-const bind = (server: grpc.Server, host: string, port: number) =>
+// What the server's TLS uses, handed to grpc-js as a certificate provider
+// (grpc-js's experimental API for credentials that change): grpc-js sets the
+// newest material on its HTTP/2 server, which uses it for new connections.
+class ServerCertificates implements grpc.experimental.CertificateProvider {
+  private readonly caListeners = new Set<grpc.experimental.CaCertificateUpdateListener>()
+  private readonly identityListeners = new Set<grpc.experimental.IdentityCertificateUpdateListener>()
+  constructor(private material: Tls.TlsMaterial) {}
+
+  private get ca(): grpc.experimental.CaCertificateUpdate | null {
+    return this.material.ca === undefined ? null : { caCertificate: this.material.ca }
+  }
+
+  private get identity(): grpc.experimental.IdentityCertificateUpdate | null {
+    const identity = this.material.identity
+    return identity === undefined ? null : { certificate: identity.certificate, privateKey: identity.key }
+  }
+
+  update(material: Tls.TlsMaterial): void {
+    this.material = material
+    for (const listener of this.caListeners) listener(this.ca)
+    for (const listener of this.identityListeners) listener(this.identity)
+  }
+
+  // grpc-js subscribes while it builds the HTTP/2 server and only listens to
+  // the credentials once it has subscribed, so the current material is
+  // handed over on the next tick, as grpc-js's own file watcher does.
+  addCaCertificateListener(listener: grpc.experimental.CaCertificateUpdateListener): void {
+    this.caListeners.add(listener)
+    process.nextTick(() => listener(this.ca))
+  }
+
+  removeCaCertificateListener(listener: grpc.experimental.CaCertificateUpdateListener): void {
+    this.caListeners.delete(listener)
+  }
+
+  addIdentityCertificateListener(listener: grpc.experimental.IdentityCertificateUpdateListener): void {
+    this.identityListeners.add(listener)
+    process.nextTick(() => listener(this.identity))
+  }
+
+  removeIdentityCertificateListener(listener: grpc.experimental.IdentityCertificateUpdateListener): void {
+    this.identityListeners.delete(listener)
+  }
+}
+
+const serverCredentials = (
+  tls: OrchestratorTlsOptions | undefined
+): Effect.Effect<grpc.ServerCredentials, OrchestratorStartError, FileSystem.FileSystem | Scope.Scope> =>
+  Effect.gen(function*() {
+    if (tls === undefined) return grpc.ServerCredentials.createInsecure()
+    const requireClientCertificate = tls.requireClientCertificate ?? false
+    if (requireClientCertificate && tls.caFile === undefined) {
+      return yield* new OrchestratorStartError({
+        reason: "tls.requireClientCertificate needs tls.caFile, the authorities that sign the agents' certificates"
+      })
+    }
+    const checkInterval = Duration.decodeUnknown(tls.checkInterval ?? Tls.defaultCheckInterval)
+    if (checkInterval._tag === "None" || !Duration.greaterThan(checkInterval.value, Duration.zero)) {
+      return yield* new OrchestratorStartError({ reason: "tls.checkInterval must be a duration longer than zero" })
+    }
+    const files: Tls.TlsFiles = {
+      caFile: tls.caFile,
+      identity: { certificateFile: tls.certificateFile, keyFile: tls.keyFile }
+    }
+    const loaded = yield* Tls.load(files).pipe(
+      Effect.mapError((error) => new OrchestratorStartError({ reason: error.message, cause: error }))
+    )
+    const certificates = new ServerCertificates(loaded)
+    yield* Tls.watch(files, loaded, {
+      interval: checkInterval.value,
+      onChange: (material) => Effect.sync(() => certificates.update(material))
+    })
+    // grpc-js names the first parameter `caCertificateProvider`, but uses it
+    // for the server's own certificate; the second (optional) is the CA.
+    return grpc.experimental.createCertificateProviderServerCredentials(
+      certificates,
+      tls.caFile === undefined ? null : certificates,
+      requireClientCertificate
+    )
+  })
+
+const bind = (server: grpc.Server, host: string, port: number, credentials: grpc.ServerCredentials) =>
   Effect.async<number, OrchestratorStartError>((resume) => {
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) => {
+    server.bindAsync(`${host}:${port}`, credentials, (error, bound) => {
       resume(
         error === null
           ? Effect.succeed(bound)
@@ -173,6 +286,7 @@ export const make = (
       return yield* new OrchestratorStartError({ reason: "stageTimeout must be a duration" })
     }
     const fileSystem = yield* FileSystem.FileSystem
+    const credentials = yield* serverCredentials(options.tls)
     const root = options.storage ?? defaultStorage()
     const failedStorage = (error: { readonly message: string }) =>
       new OrchestratorStartError({ reason: `cannot use the storage folder ${root}: ${error.message}`, cause: error })
@@ -211,7 +325,7 @@ export const make = (
       }),
       (server) => Effect.sync(() => server.forceShutdown())
     )
-    const bound = yield* bind(server, host, port)
+    const bound = yield* bind(server, host, port, credentials)
     return yield* Engine.make(state, { host, port: bound })
   })
 

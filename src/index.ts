@@ -38,4 +38,6 @@ export * as InMemoryTransport from "./transport/InMemoryTransport.js"
 /** @since 0.1.0 */
 export * as OrchestratorTransport from "./transport/OrchestratorTransport.js"
 /** @since 0.1.0 */
+export * as Tls from "./transport/Tls.js"
+/** @since 0.1.0 */
 export * as Wire from "./transport/Wire.js"

@@ -8,19 +8,52 @@
  * `restore`, which fail fast with `UNAVAILABLE` when the connection is
  * down). Each call belongs to a `Scope`; closing the scope cancels the call.
  *
- * Plaintext only for now; `security` says so, and the agent announces it in
- * its features.
+ * The channel is plaintext, TLS (the orchestrator's certificate checked
+ * against a CA file, for an expected server name) or mutual TLS (the agent
+ * also shows a client certificate); `security` says which, and the agent
+ * announces it in its features. The TLS files are checked for changes while
+ * the transport runs (every 5 seconds by default): after a change, the next
+ * call (the next registration, upload or download) opens a new channel with
+ * the new files, while calls already open finish on the old one.
  *
  * @since 0.1.0
  */
+import { NodeFileSystem } from "@effect/platform-node"
 import * as grpc from "@grpc/grpc-js"
-import type { ConfigError, Scope } from "effect"
-import { Chunk, Config, Data, Deferred, Duration, Effect, Exit, Layer, Option, ParseResult, Queue, Schema, Stream } from "effect"
+import type { Scope } from "effect"
+import {
+  Chunk,
+  Config,
+  ConfigError,
+  Data,
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  Layer,
+  Option,
+  ParseResult,
+  Queue,
+  Schema,
+  Stream
+} from "effect"
 import type { AgentMessage, BackupMessage, FragmentRequest, OrchestratorMessage, RestoreMessage } from "../core/Message.js"
 import * as Status from "../core/Status.js"
 import type { ControlStream, FragmentUpload } from "./OrchestratorTransport.js"
 import { ControlStreamEnded, DataChannelError, OrchestratorTransport } from "./OrchestratorTransport.js"
+import * as Tls from "./Tls.js"
 import * as Wire from "./Wire.js"
+
+export {
+  /**
+   * A TLS file cannot be used; see `Tls.InvalidTlsFile`.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidTlsFile
+} from "./Tls.js"
 
 // ---------------------------------------------------------------------------
 // Options
@@ -47,6 +80,31 @@ export interface KeepaliveOptions {
 }
 
 /**
+ * How the channel is secured with TLS. Files are PEM; a Kubernetes secret
+ * mounts them as `ca.crt`, `tls.crt` and `tls.key`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TlsOptions {
+  /** The certificate authorities that sign the orchestrator's certificate (one or more certificates). */
+  readonly caFile: string
+  /**
+   * The *certificate authority name*: the name the orchestrator's
+   * certificate must carry, used as the TLS server name and as the
+   * channel's authority, as the reference agents do (for BRO usually its
+   * service name, e.g. `eric-ctrl-bro`). The host by default.
+   */
+  readonly serverName?: string | undefined
+  /** The agent's certificate (chain, leaf first), for mutual TLS; give `clientKeyFile` with it. */
+  readonly clientCertificateFile?: string | undefined
+  /** The private key of `clientCertificateFile`: PKCS#8 as the reference expects (PKCS#1 and SEC1 work too), unencrypted. */
+  readonly clientKeyFile?: string | undefined
+  /** How often the files are checked for a change; 5 seconds by default, as the reference does. */
+  readonly checkInterval?: Duration.DurationInput | undefined
+}
+
+/**
  * Where the orchestrator is and how to talk to it.
  *
  * @since 0.1.0
@@ -65,6 +123,8 @@ export interface GrpcTransportOptions {
   readonly maxInboundMessageSize?: number | undefined
   /** See {@link KeepaliveOptions}; every field has a default. */
   readonly keepalive?: KeepaliveOptions | undefined
+  /** TLS, or mutual TLS when the client files are given; plaintext when absent. See {@link TlsOptions}. */
+  readonly tls?: TlsOptions | undefined
 }
 
 /**
@@ -93,10 +153,59 @@ export const defaultKeepalive: {
   withoutCalls: true
 }
 
+// A variable set to an empty value (a Helm value left blank) counts as unset.
+const optionalSetting = (name: string): Config.Config<Option.Option<string>> =>
+  Config.option(Config.string(name)).pipe(Config.map(Option.filter((value) => value.trim() !== "")))
+
+/**
+ * The TLS options from the environment: TLS when `ORCHESTRATOR_TLS_CA_FILE`
+ * is set, with `ORCHESTRATOR_TLS_SERVER_NAME` (the certificate authority
+ * name; the host by default); mutual TLS when `AGENT_TLS_CERT_FILE` and
+ * `AGENT_TLS_KEY_FILE` are set too; `AGENT_TLS_CHECK_INTERVAL_SECS` (default
+ * 5) between two checks of the files. Plaintext when none is set; any of the
+ * others without the CA file is an error.
+ *
+ * @since 0.1.0
+ * @category configuration
+ */
+export const tlsConfig: Config.Config<TlsOptions | undefined> = Config.all({
+  caFile: optionalSetting("ORCHESTRATOR_TLS_CA_FILE"),
+  serverName: optionalSetting("ORCHESTRATOR_TLS_SERVER_NAME"),
+  clientCertificateFile: optionalSetting("AGENT_TLS_CERT_FILE"),
+  clientKeyFile: optionalSetting("AGENT_TLS_KEY_FILE"),
+  checkInterval: Config.option(Config.integer("AGENT_TLS_CHECK_INTERVAL_SECS"))
+}).pipe(
+  Config.mapOrFail((settings): Either.Either<TlsOptions | undefined, ConfigError.ConfigError> => {
+    if (Option.isSome(settings.caFile)) {
+      return Either.right({
+        caFile: settings.caFile.value,
+        serverName: Option.getOrUndefined(settings.serverName),
+        clientCertificateFile: Option.getOrUndefined(settings.clientCertificateFile),
+        clientKeyFile: Option.getOrUndefined(settings.clientKeyFile),
+        checkInterval: Option.getOrUndefined(Option.map(settings.checkInterval, Duration.seconds))
+      })
+    }
+    const without = [
+      Option.isSome(settings.serverName) ? "ORCHESTRATOR_TLS_SERVER_NAME" : undefined,
+      Option.isSome(settings.clientCertificateFile) ? "AGENT_TLS_CERT_FILE" : undefined,
+      Option.isSome(settings.clientKeyFile) ? "AGENT_TLS_KEY_FILE" : undefined
+    ].filter((name) => name !== undefined)
+    return without.length === 0
+      ? Either.right(undefined)
+      : Either.left(ConfigError.InvalidData(
+        ["ORCHESTRATOR_TLS_CA_FILE"],
+        `Expected ORCHESTRATOR_TLS_CA_FILE to be set, because ${without.join(" and ")} ${
+          without.length === 1 ? "is" : "are"
+        } set (TLS needs the orchestrator's certificate authority)`
+      ))
+  })
+)
+
 /**
  * The options from the environment: `ORCHESTRATOR_HOST` (default
- * `127.0.0.1`), `ORCHESTRATOR_PORT` (default 3000) and
- * `AGENT_MAX_INBOUND_MESSAGE_SIZE` in bytes (default 4 MiB).
+ * `127.0.0.1`), `ORCHESTRATOR_PORT` (default 3000),
+ * `AGENT_MAX_INBOUND_MESSAGE_SIZE` in bytes (default 4 MiB), and TLS as
+ * {@link tlsConfig} reads it.
  *
  * @since 0.1.0
  * @category configuration
@@ -106,7 +215,8 @@ export const config: Config.Config<GrpcTransportOptions> = Config.all({
   port: Config.integer("ORCHESTRATOR_PORT").pipe(Config.withDefault(3000)),
   maxInboundMessageSize: Config.integer("AGENT_MAX_INBOUND_MESSAGE_SIZE").pipe(
     Config.withDefault(defaultMaxInboundMessageSize)
-  )
+  ),
+  tls: tlsConfig
 })
 
 /**
@@ -142,8 +252,25 @@ const DurationSetting = Schema.declare(
   Schema.filter((input) => Duration.greaterThan(Duration.decode(input), Duration.zero) || "must be longer than zero")
 )
 
+const NonEmpty = Schema.String.pipe(Schema.filter((text) => text.trim() !== "" || "must not be empty"))
+
+const TlsSettings = Schema.Struct({
+  caFile: NonEmpty,
+  serverName: Schema.optional(NonEmpty),
+  clientCertificateFile: Schema.optional(NonEmpty),
+  clientKeyFile: Schema.optional(NonEmpty),
+  checkInterval: Schema.optionalWith(DurationSetting, { default: () => Tls.defaultCheckInterval })
+}).pipe(
+  Schema.filter((tls) =>
+    (tls.clientCertificateFile === undefined) === (tls.clientKeyFile === undefined) || {
+      path: [tls.clientCertificateFile === undefined ? "clientCertificateFile" : "clientKeyFile"],
+      message: "is missing: tls.clientCertificateFile and tls.clientKeyFile go together (mutual TLS needs both)"
+    }
+  )
+)
+
 const Settings = Schema.Struct({
-  host: Schema.String.pipe(Schema.filter((host) => host.trim() !== "" || "must not be empty")),
+  host: NonEmpty,
   port: Schema.Number.pipe(
     Schema.filter((port) =>
       (Number.isInteger(port) && port >= 0 && port <= 65535) || `must be an integer from 0 to 65535, not ${port}`
@@ -162,7 +289,8 @@ const Settings = Schema.Struct({
       withoutCalls: Schema.optionalWith(Schema.Boolean, { default: () => defaultKeepalive.withoutCalls })
     }),
     { default: () => defaultKeepalive }
-  )
+  ),
+  tls: Schema.optional(TlsSettings)
 })
 
 // An optional field decodes through a union with `undefined`, which adds an
@@ -192,8 +320,25 @@ const channelOptions = (settings: typeof Settings.Type): grpc.ChannelOptions => 
   "grpc.max_receive_message_length": settings.maxInboundMessageSize,
   "grpc.keepalive_time_ms": Duration.toMillis(Duration.decode(settings.keepalive.interval)),
   "grpc.keepalive_timeout_ms": Duration.toMillis(Duration.decode(settings.keepalive.timeout)),
-  "grpc.keepalive_permit_without_calls": settings.keepalive.withoutCalls ? 1 : 0
+  "grpc.keepalive_permit_without_calls": settings.keepalive.withoutCalls ? 1 : 0,
+  // The certificate authority name is both the name the orchestrator's
+  // certificate is checked against (and the TLS SNI) and the `:authority`,
+  // as the reference's `overrideAuthority` does.
+  ...(settings.tls?.serverName === undefined ? {} : {
+    "grpc.ssl_target_name_override": settings.tls.serverName,
+    "grpc.default_authority": settings.tls.serverName
+  })
 })
+
+const tlsFilesOf = (tls: typeof TlsSettings.Type): Tls.TlsFiles => ({
+  caFile: tls.caFile,
+  identity: tls.clientCertificateFile !== undefined && tls.clientKeyFile !== undefined
+    ? { certificateFile: tls.clientCertificateFile, keyFile: tls.clientKeyFile }
+    : undefined
+})
+
+const credentialsOf = (material: Tls.TlsMaterial): grpc.ChannelCredentials =>
+  grpc.credentials.createSsl(material.ca ?? null, material.identity?.key ?? null, material.identity?.certificate ?? null)
 
 // ---------------------------------------------------------------------------
 // Methods
@@ -214,6 +359,11 @@ const restoreMethod = methodOf(Wire.dataService, "restore")
 
 const statusOf = (status: grpc.StatusObject) => ({ status: Status.fromNumber(status.code), details: status.details })
 
+// The client a call is made on, read when the call starts: with TLS it
+// changes when the files do. Read and used in the same synchronous step, so
+// that a call never starts on a client that was just replaced and closed.
+type CurrentClient = () => grpc.Client
+
 // grpc-js also emits 'error' for a status other than OK; the 'status' event
 // (or the unary callback) carries the same facts. Without a listener the
 // 'error' event would crash the process.
@@ -227,12 +377,12 @@ type ControlItem =
   | { readonly _tag: "Message"; readonly message: OrchestratorMessage }
   | { readonly _tag: "Ended"; readonly error: ControlStreamEnded }
 
-const openControl = (client: grpc.Client): Effect.Effect<ControlStream, never, Scope.Scope> =>
+const openControl = (client: CurrentClient): Effect.Effect<ControlStream, never, Scope.Scope> =>
   Effect.gen(function*() {
     const queue = yield* Queue.unbounded<ControlItem>()
     const call = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const stream = client.makeBidiStreamRequest(
+        const stream = client().makeBidiStreamRequest(
           controlMethod.path,
           Wire.codecs.AgentControl.encode,
           Wire.codecs.OrchestratorControl.decode,
@@ -331,13 +481,13 @@ const uploadFailure = (status: grpc.StatusObject): DataChannelError =>
     ? new DataChannelError({ status: "OK", details: "The call ended before the upload was finished" })
     : new DataChannelError(statusOf(status))
 
-const openUpload = (client: grpc.Client): Effect.Effect<FragmentUpload, DataChannelError, Scope.Scope> =>
+const openUpload = (client: CurrentClient): Effect.Effect<FragmentUpload, DataChannelError, Scope.Scope> =>
   Effect.gen(function*() {
     const outcome = yield* Deferred.make<grpc.StatusObject>()
     const { state, stream } = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const state: UploadState = { outcome: undefined, finishing: false, inFlight: 0, wake: undefined }
-        const stream = client.makeClientStreamRequest(
+        const stream = client().makeClientStreamRequest(
           backupMethod.path,
           Wire.codecs.BackupData.encode,
           backupMethod.responseDeserialize,
@@ -414,7 +564,7 @@ const openUpload = (client: grpc.Client): Effect.Effect<FragmentUpload, DataChan
 // Download
 // ---------------------------------------------------------------------------
 
-const openDownload = (client: grpc.Client) => (request: FragmentRequest): Stream.Stream<RestoreMessage, DataChannelError> =>
+const openDownload = (client: CurrentClient) => (request: FragmentRequest): Stream.Stream<RestoreMessage, DataChannelError> =>
   Stream.unwrapScoped(
     Effect.gen(function*() {
       const { state, stream } = yield* Effect.acquireRelease(
@@ -428,7 +578,7 @@ const openDownload = (client: grpc.Client) => (request: FragmentRequest): Stream
             state.wake = undefined
             pending?.()
           }
-          const stream = client.makeServerStreamRequest(
+          const stream = client().makeServerStreamRequest(
             restoreMethod.path,
             Wire.codecs.Metadata.encode,
             Wire.codecs.RestoreData.decode,
@@ -486,31 +636,81 @@ const openDownload = (client: grpc.Client) => (request: FragmentRequest): Stream
 // Layers
 // ---------------------------------------------------------------------------
 
+// The client (one channel) that new calls use. Plaintext: one for the whole
+// life of the transport. TLS: one per version of the TLS files; when they
+// change, the next call opens a new channel with them. The client it
+// replaces is closed at once: calls already open on it go on until they end
+// (grpc-js closes a channel without touching its open calls), and a call still
+// waiting for a connection (the control stream's wait-for-ready) ends with
+// UNAVAILABLE, so that the agent registers again, on the new channel.
+const currentClient = (settings: typeof Settings.Type): Effect.Effect<CurrentClient, Tls.InvalidTlsFile, Scope.Scope> =>
+  Effect.gen(function*() {
+    const address = target(settings.host, settings.port)
+    const options = channelOptions(settings)
+    const tls = settings.tls
+    if (tls === undefined) {
+      const client = yield* Effect.acquireRelease(
+        Effect.sync(() => new grpc.Client(address, grpc.credentials.createInsecure(), options)),
+        (client) => Effect.sync(() => client.close())
+      )
+      return () => client
+    }
+    const files = tlsFilesOf(tls)
+    const connect = (material: Tls.TlsMaterial) => new grpc.Client(address, credentialsOf(material), options)
+    return yield* Effect.gen(function*() {
+      const loaded = yield* Tls.load(files)
+      const channel = yield* Effect.acquireRelease(
+        Effect.sync(() => ({ client: connect(loaded) })),
+        (channel) => Effect.sync(() => channel.client.close())
+      )
+      yield* Tls.watch(files, loaded, {
+        interval: tls.checkInterval,
+        onChange: (material) =>
+          Effect.sync(() => {
+            const previous = channel.client
+            channel.client = connect(material)
+            previous.close()
+          })
+      })
+      return () => channel.client
+    }).pipe(Effect.provide(NodeFileSystem.layer))
+  })
+
 /**
- * Builds the transport: validates the options, then opens one grpc-js
- * client that closes with the scope.
+ * Builds the transport: validates the options, loads and checks the TLS
+ * files (a missing or bad file fails with {@link InvalidTlsFile} naming it),
+ * then opens a grpc-js client that closes with the scope. With TLS, the files
+ * are watched while the scope is open: see {@link TlsOptions}.
+ *
+ * Without `tls` nothing is read from files, and the type says so.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (
+export function make(
+  options: GrpcTransportOptions & { readonly tls?: undefined }
+): Effect.Effect<OrchestratorTransport["Type"], InvalidTransportOptions, Scope.Scope>
+export function make(
   options: GrpcTransportOptions
-): Effect.Effect<OrchestratorTransport["Type"], InvalidTransportOptions, Scope.Scope> =>
-  Effect.gen(function*() {
+): Effect.Effect<OrchestratorTransport["Type"], InvalidTransportOptions | Tls.InvalidTlsFile, Scope.Scope>
+export function make(
+  options: GrpcTransportOptions
+): Effect.Effect<OrchestratorTransport["Type"], InvalidTransportOptions | Tls.InvalidTlsFile, Scope.Scope> {
+  return Effect.gen(function*() {
     const settings = yield* validate(options)
-    const client = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        new grpc.Client(target(settings.host, settings.port), grpc.credentials.createInsecure(), channelOptions(settings))
-      ),
-      (client) => Effect.sync(() => client.close())
-    )
+    const client = yield* currentClient(settings)
     return OrchestratorTransport.of({
-      security: "PLAINTEXT",
+      security: settings.tls === undefined
+        ? "PLAINTEXT"
+        : settings.tls.clientCertificateFile === undefined
+        ? "TLS"
+        : "MTLS",
       openControl: openControl(client),
       openUpload: openUpload(client),
       openDownload: openDownload(client)
     })
   })
+}
 
 /**
  * The gRPC transport with the given options.
@@ -518,8 +718,17 @@ export const make = (
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: GrpcTransportOptions): Layer.Layer<OrchestratorTransport, InvalidTransportOptions> =>
-  Layer.scoped(OrchestratorTransport, make(options))
+export function layer(
+  options: GrpcTransportOptions & { readonly tls?: undefined }
+): Layer.Layer<OrchestratorTransport, InvalidTransportOptions>
+export function layer(
+  options: GrpcTransportOptions
+): Layer.Layer<OrchestratorTransport, InvalidTransportOptions | Tls.InvalidTlsFile>
+export function layer(
+  options: GrpcTransportOptions
+): Layer.Layer<OrchestratorTransport, InvalidTransportOptions | Tls.InvalidTlsFile> {
+  return Layer.scoped(OrchestratorTransport, make(options))
+}
 
 /**
  * The gRPC transport with options read from configuration, by default
@@ -530,5 +739,5 @@ export const layer = (options: GrpcTransportOptions): Layer.Layer<OrchestratorTr
  */
 export const layerConfig = (
   options: Config.Config<GrpcTransportOptions> = config
-): Layer.Layer<OrchestratorTransport, InvalidTransportOptions | ConfigError.ConfigError> =>
+): Layer.Layer<OrchestratorTransport, InvalidTransportOptions | Tls.InvalidTlsFile | ConfigError.ConfigError> =>
   Layer.scoped(OrchestratorTransport, Effect.flatMap(options, make))
