@@ -161,6 +161,13 @@ const commands: ReadonlyArray<Command> = [
         type: "string",
         value: "SECONDS",
         description: "Fail an action when an agent does not answer a stage in time (default: 600)"
+      },
+      "tls-cert": { type: "string", value: "FILE", description: "Serve TLS with this certificate (PEM; with --tls-key)" },
+      "tls-key": { type: "string", value: "FILE", description: "The certificate's private key (PEM)" },
+      "tls-ca": { type: "string", value: "FILE", description: "CA that signs client certificates (mutual TLS)" },
+      "require-client-cert": {
+        type: "boolean",
+        description: "Refuse agents without a client certificate signed by --tls-ca"
       }
     },
     execute: runOrchestrator
@@ -595,8 +602,31 @@ function runOrchestrator(input: Input): Effect.Effect<ExitCode, CliError> {
         usage: input.usage
       })
     }
+    const certificateFile = stringValue(input.values, "tls-cert")
+    const keyFile = stringValue(input.values, "tls-key")
+    const caFile = stringValue(input.values, "tls-ca")
+    const requireClientCertificate = input.values["require-client-cert"] === true
+    if ((certificateFile === undefined) !== (keyFile === undefined)) {
+      return yield* new UsageError({ reason: "--tls-cert and --tls-key go together", usage: input.usage })
+    }
+    if (certificateFile === undefined && (caFile !== undefined || requireClientCertificate)) {
+      return yield* new UsageError({
+        reason: "--tls-ca and --require-client-cert need --tls-cert and --tls-key",
+        usage: input.usage
+      })
+    }
     const options: OrchestratorCommandOptions = {
       orchestrator: {
+        ...(certificateFile === undefined || keyFile === undefined
+          ? {}
+          : {
+            tls: {
+              certificateFile,
+              keyFile,
+              ...(caFile === undefined ? {} : { caFile }),
+              requireClientCertificate
+            }
+          }),
         ...(host === undefined ? {} : { host }),
         ...(port === undefined ? {} : { port }),
         ...(storage === undefined ? {} : { storage }),

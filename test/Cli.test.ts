@@ -509,6 +509,37 @@ describe("bro-agent orchestrator", () => {
       })
     }))
 
+  it.scopedLive("hands the TLS files to the orchestrator", () =>
+    Effect.gen(function*() {
+      const given: Array<unknown> = []
+      const result = yield* cli([
+        "orchestrator", "--http-port", "0", "--tls-cert", "server.crt", "--tls-key", "server.key",
+        "--tls-ca", "ca.crt", "--require-client-cert"
+      ], {
+        orchestratorLayer: (options) => {
+          given.push(options.tls)
+          return Layer.fail(new OrchestratorStartError({ reason: "stop here" }))
+        }
+      })
+      expect(result.code).toBe(1)
+      expect(given).toEqual([{
+        certificateFile: "server.crt",
+        keyFile: "server.key",
+        caFile: "ca.crt",
+        requireClientCertificate: true
+      }])
+    }))
+
+  it.scopedLive("a TLS certificate without its key, or a CA without a certificate, exits 2", () =>
+    Effect.gen(function*() {
+      const noKey = yield* cli(["orchestrator", "--tls-cert", "server.crt"])
+      expect(noKey.code).toBe(2)
+      expect(noKey.err[0]).toBe("bro-agent: --tls-cert and --tls-key go together")
+      const noCertificate = yield* cli(["orchestrator", "--require-client-cert"])
+      expect(noCertificate.code).toBe(2)
+      expect(noCertificate.err[0]).toBe("bro-agent: --tls-ca and --require-client-cert need --tls-cert and --tls-key")
+    }))
+
   it.scopedLive("a port that is not a number exits 2", () =>
     Effect.gen(function*() {
       const result = yield* cli(["orchestrator", "--port", "http"])
