@@ -1,0 +1,173 @@
+/**
+ * The orchestrator's side of the fragment benchmark, run as its own process
+ * so that its work is not counted in the agent's memory: a minimal grpc-js
+ * server for `DataInterface` on 127.0.0.1.
+ *
+ * - `backup` reads every message and drops it (no decoding, no check), then
+ *   answers `Empty` with OK once the client half-closes.
+ * - `restore` streams the file given on the command line as the protocol
+ *   lays it out (file name, 512 KiB content chunks, upper-case MD5),
+ *   whatever fragment is asked for, waiting for 'drain' whenever grpc-js
+ *   says its buffer is full. Content messages are encoded by hand: each
+ *   chunk is read from the file straight behind its protobuf header, so the
+ *   server copies nothing and the download baselines measure the client, not
+ *   this server's encoder (the bytes are those protobufjs writes; checked at
+ *   start-up).
+ *
+ * The file's MD5 is computed once at start-up, before the server listens.
+ * Then it prints `BENCH-READY {"port":…,"pid":…,"checksum":…}` and serves until its
+ * stdin closes (the driver ended) or it gets SIGTERM.
+ *
+ * Usage: `node orchestrator.js <file>`
+ */
+import * as grpc from "@grpc/grpc-js"
+import { createHash } from "node:crypto"
+import { createReadStream } from "node:fs"
+import { open } from "node:fs/promises"
+import { basename } from "node:path"
+import { Wire } from "../../src/index.js"
+import { chunkSize, printMarkedLine, readyMarker } from "./common.js"
+
+const file = process.argv[2]
+if (file === undefined) throw new Error("usage: orchestrator.js <file>")
+
+const md5OfFile = (path: string): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const hash = createHash("md5")
+    createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })
+      .on("data", (bytes) => hash.update(bytes))
+      .on("end", () => resolve(hash.digest("hex").toUpperCase()))
+      .on("error", reject)
+  })
+
+const method = (name: string): grpc.MethodDefinition<object, object> => {
+  const found = Wire.dataService[name]
+  if (found === undefined) throw new Error(`DataInterface has no method ${name}`)
+  return found
+}
+
+// The upload's messages stay bytes: decoding them would only cost time. The
+// restore's messages are written already encoded (see `contentMessage`).
+const dataService: grpc.ServiceDefinition = {
+  backup: { ...method("backup"), requestDeserialize: (bytes: Buffer) => bytes },
+  restore: { ...method("restore"), responseSerialize: (bytes: Buffer) => bytes }
+}
+
+const encode = (message: Wire.RestoreData): Buffer => Wire.codecs.RestoreData.encode(message)
+
+const varintLength = (value: number) => (value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : 4)
+
+const writeVarint = (buffer: Buffer, offset: number, value: number): number => {
+  let rest = value
+  let at = offset
+  while (rest >= 0x80) {
+    buffer[at++] = (rest & 0x7f) | 0x80
+    rest >>>= 7
+  }
+  buffer[at++] = rest
+  return at
+}
+
+/**
+ * A buffer for one content message of `size` bytes: `RestoreData {
+ * dataMessageType: BACKUP_FILE (field 1), backupFileChunk (field 3) {
+ * content (field 2) } }`, with the content to be read in at `offset`.
+ */
+const contentMessage = (size: number): { readonly buffer: Buffer; readonly offset: number } => {
+  const chunkLength = 1 + varintLength(size) + size
+  const headerLength = 2 + 1 + varintLength(chunkLength) + 1 + varintLength(size)
+  const buffer = Buffer.allocUnsafe(headerLength + size)
+  buffer[0] = 0x08 // field 1, varint
+  buffer[1] = 2 // BACKUP_FILE
+  buffer[2] = 0x1a // field 3, length-delimited
+  let at = writeVarint(buffer, 3, chunkLength)
+  buffer[at++] = 0x12 // field 2, length-delimited
+  at = writeVarint(buffer, at, size)
+  return { buffer, offset: at }
+}
+
+/** Fails at start-up if the hand encoding differs from protobufjs's. */
+const checkContentEncoding = () => {
+  const content = Buffer.from("content")
+  const { buffer, offset } = contentMessage(content.length)
+  content.copy(buffer, offset)
+  const expected = encode({ dataMessageType: "BACKUP_FILE", backupFileChunk: { content } })
+  if (!buffer.equals(expected)) throw new Error("the hand-encoded content message differs from protobufjs's")
+}
+
+/** Resolves when the stream may take more, or when the call is over. */
+const drained = (call: grpc.ServerWritableStream<unknown, Buffer>): Promise<void> =>
+  new Promise((resolve) => {
+    const done = () => {
+      call.off("drain", done)
+      call.off("cancelled", done)
+      resolve()
+    }
+    call.on("drain", done)
+    call.on("cancelled", done)
+  })
+
+const serveRestore = async (call: grpc.ServerWritableStream<unknown, Buffer>, checksum: string) => {
+  let cancelled = false
+  call.on("cancelled", () => {
+    cancelled = true
+  })
+  call.on("error", () => {})
+  const send = async (message: Buffer) => {
+    if (!call.write(message)) await drained(call)
+  }
+  const handle = await open(file, "r")
+  try {
+    const { size } = await handle.stat()
+    await send(encode({ dataMessageType: "BACKUP_FILE", backupFileChunk: { fileName: basename(file) } }))
+    for (let position = 0; position < size && !cancelled;) {
+      // A new buffer per chunk: grpc-js may keep a written message until it is sent.
+      const length = Math.min(chunkSize, size - position)
+      const { buffer, offset } = contentMessage(length)
+      const { bytesRead } = await handle.read(buffer, offset, length, position)
+      if (bytesRead !== length) throw new Error(`short read at ${position}: ${bytesRead} of ${length} bytes`)
+      position += length
+      await send(buffer)
+    }
+    if (cancelled) return
+    await send(encode({ dataMessageType: "BACKUP_FILE", backupFileChunk: { checksum } }))
+    call.end()
+  } finally {
+    await handle.close()
+  }
+}
+
+const main = async () => {
+  checkContentEncoding()
+  const checksum = await md5OfFile(file)
+  const server = new grpc.Server()
+  server.addService(dataService, {
+    backup: (call: grpc.ServerReadableStream<Buffer, object>, respond: grpc.sendUnaryData<object>) => {
+      call.on("data", () => {})
+      call.on("end", () => respond(null, {}))
+      call.on("error", () => {})
+    },
+    restore: (call: grpc.ServerWritableStream<unknown, Buffer>) => {
+      serveRestore(call, checksum).catch((error: unknown) => {
+        call.destroy(error instanceof Error ? error : new Error(String(error)))
+      })
+    }
+  })
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      error === null ? resolve(bound) : reject(error))
+  )
+  const stop = () => {
+    server.forceShutdown()
+    process.exit(0)
+  }
+  process.on("SIGTERM", stop)
+  process.stdin.on("end", stop)
+  process.stdin.resume()
+  printMarkedLine(readyMarker, { port, pid: process.pid, checksum })
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exit(1)
+})
