@@ -16,6 +16,7 @@ import {
   UnknownBackupManager
 } from "../orchestrator/Model.js"
 import { Orchestrator, OrchestratorStartError } from "../orchestrator/Orchestrator.js"
+import { softwareVersion } from "./support/agentHarness.js"
 
 // The client commands run in-process against a fake orchestrator behind the
 // real REST API. An action the fake starts moves one step along a script
@@ -67,12 +68,7 @@ const backups: ReadonlyArray<BackupRecord> = [
     softwareVersions: ["agent-a", "agent-b"].map((agentId) => ({
       agentId,
       apiVersion: "4.0",
-      productName: "productABC",
-      productNumber: "APR XXX XX",
-      revision: "R1A",
-      productionDate: "2019-04-17",
-      description: "ABC used by XYZ",
-      type: "Database",
+      ...softwareVersion,
       commercialVersion: "1.2.3",
       semanticVersion: "1.2.3"
     })),

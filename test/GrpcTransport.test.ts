@@ -5,6 +5,7 @@ import type { BackupMessage, FragmentRequest, RestoreMessage } from "../src/core
 import { AgentMessage, FilePart, OrchestratorMessage } from "../src/core/Message.js"
 import * as GrpcTransport from "../src/transport/GrpcTransport.js"
 import { ControlStreamEnded, DataChannelError, OrchestratorTransport } from "../src/transport/OrchestratorTransport.js"
+import { softwareVersion } from "./support/agentHarness.js"
 import * as TestServer from "./support/TestServer.js"
 
 const registration = AgentMessage.Register({
@@ -12,16 +13,7 @@ const registration = AgentMessage.Register({
   agentId: "agent-1",
   scope: "alpha;beta",
   apiVersion: "4.0",
-  softwareVersion: {
-    productName: "productABC",
-    productNumber: "APR XXX XX",
-    revision: "R1A",
-    productionDate: "2019-04-17",
-    description: "ABC used by XYZ",
-    type: "Database",
-    commercialVersion: "1.2.3",
-    semanticVersion: "1.2.3"
-  },
+  softwareVersion: { ...softwareVersion, commercialVersion: "1.2.3", semanticVersion: "1.2.3" },
   backendType: "BRO",
   features: ["PLAINTEXT", "PREPARE_STAGE"]
 })

@@ -12,6 +12,7 @@ import {
   UnknownBackupManager
 } from "../orchestrator/Model.js"
 import { Orchestrator } from "../orchestrator/Orchestrator.js"
+import { softwareVersion } from "./support/agentHarness.js"
 
 // A fake orchestrator with in-memory records: the REST API is only a view
 // of the `Orchestrator` service, so this is all it needs.
@@ -57,12 +58,7 @@ const nightly: BackupRecord = {
     {
       agentId: "agent-a",
       apiVersion: "4.0",
-      productName: "productABC",
-      productNumber: "APR XXX XX",
-      revision: "R1A",
-      productionDate: "2019-04-17",
-      description: "ABC used by XYZ",
-      type: "Database",
+      ...softwareVersion,
       commercialVersion: "1.2.3",
       semanticVersion: "1.2.4"
     }

@@ -1,15 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import * as Registration from "../src/core/Registration.js"
+import { softwareVersion } from "./support/agentHarness.js"
 
-const softwareVersion = {
-  productName: "productABC",
-  productNumber: "APR XXX XX",
-  revision: "R1A",
-  productionDate: "2019-04-17",
-  description: "ABC used by XYZ",
-  type: "Database"
-}
 
 const problemsOf = (input: unknown) =>
   Effect.gen(function*() {
