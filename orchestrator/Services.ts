@@ -329,10 +329,14 @@ export const upload = (
     const fragmentId = request.fragment.fragmentId
     const refuse = (reason: string) =>
       Effect.gen(function*() {
-        yield* answer("ABORTED", reason)
-        if (participation !== undefined && problem === undefined) {
+        // The failure is recorded before the agent hears of it, and before the
+        // upload stops counting as open: the stage cannot end without it.
+        // Whatever the reason, even bad metadata, a refused fragment of a
+        // participant fails its stage (an agent may answer success regardless).
+        if (participation !== undefined && job?.kind === "CREATE_BACKUP") {
           yield* Ref.set(participation.fragmentFailure, `Fragment ${fragmentId} failed: ${reason}`)
         }
+        yield* answer("ABORTED", reason)
         yield* PubSub.publish(state.events, Events.FragmentRefused({ agentId: request.agentId, fragmentId, reason }))
       })
     if (job === undefined || problem !== undefined) {
@@ -408,9 +412,10 @@ export const upload = (
           }
         }
       }
-    })).pipe(
+    }).pipe(
+      // Inside the scope: refused while the upload still counts as open.
       Effect.catchAll((error) => refuse(error._tag === "Refused" ? error.reason : `Storage failed: ${error.message}`))
-    )
+    ))
   }).pipe(Effect.scoped, Effect.annotateLogs({ call: "backup" }))
 
 // ---------------------------------------------------------------------------
