@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Effect } from "effect"
 import { join } from "node:path"
 import type { AgentBehavior } from "../src/behavior/AgentBehavior.js"

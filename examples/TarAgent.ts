@@ -11,7 +11,9 @@
  *
  * @since 0.1.0
  */
-import { Command, CommandExecutor, FileSystem } from "@effect/platform"
+import * as Command from "@effect/platform/Command"
+import * as CommandExecutor from "@effect/platform/CommandExecutor"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Effect, Stream } from "effect"
 import { basename, dirname, join } from "node:path"
 import * as AgentBehavior from "../src/behavior/AgentBehavior.js"

@@ -12,7 +12,8 @@
  *
  * @since 0.1.0
  */
-import { NodeFileSystem, NodeRuntime } from "@effect/platform-node"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Config, Effect, Layer } from "effect"
 import * as Agent from "../src/Agent.js"
 import * as GrpcTransport from "../src/transport/GrpcTransport.js"

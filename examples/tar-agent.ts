@@ -5,7 +5,8 @@
  *
  * @since 0.1.0
  */
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Config, Effect, Layer } from "effect"
 import * as Agent from "../src/Agent.js"
 import * as GrpcTransport from "../src/transport/GrpcTransport.js"

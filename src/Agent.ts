@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import type { FileSystem } from "@effect/platform"
+import type * as FileSystem from "@effect/platform/FileSystem"
 import type { ConfigError, Scope } from "effect"
 import { Cause, Data, Deferred, Duration, Effect, Exit, Fiber, Option, Queue, Ref, Schedule, Stream, SubscriptionRef } from "effect"
 import type { AgentFeature, ApiVersion, Stage } from "./core/Action.js"

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, ConfigProvider, Context, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
+import { Chunk, ConfigProvider, Context, Duration, Effect, Exit, Fiber, Layer, Scope, Stream, TestClock } from "effect"
 import { FragmentInformation } from "../src/core/Fragment.js"
 import type { BackupMessage, FragmentRequest, RestoreMessage } from "../src/core/Message.js"
 import { AgentMessage, FilePart, OrchestratorMessage } from "../src/core/Message.js"
@@ -333,6 +333,27 @@ describe("GrpcTransport download", () => {
       expect(yield* call.outcome).toBe("Cancelled")
     }))
 
+  it.scoped("fails with DataChannelTimeout when the server sends nothing for the idle timeout", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make({ serveDownload: () => ({ messages: restoreMessages.slice(0, 2), end: "hold" }) })
+      const transport = yield* transportOn(server.port)
+      const downloading = yield* Effect.fork(
+        Stream.runDrain(transport.openDownload(request, { idleTimeout: Duration.seconds(30) }))
+      )
+      const call = yield* server.downloads
+      // The timer is armed only once the download waits with nothing buffered.
+      yield* TestClock.sleeps().pipe(
+        Effect.zipLeft(Effect.yieldNow()),
+        Effect.repeat({ until: (sleeps) => Chunk.isNonEmpty(sleeps) })
+      )
+      yield* TestClock.adjust(Duration.seconds(29))
+      expect(downloading.unsafePoll()).toBeNull()
+      yield* TestClock.adjust(Duration.seconds(1))
+      const failure = yield* Fiber.join(downloading).pipe(Effect.flip)
+      expect(failure).toMatchObject({ _tag: "DataChannelTimeout", after: Duration.seconds(30) })
+      expect(yield* call.outcome).toBe("Cancelled")
+    }))
+
   it.scoped("cancels the call when the download is interrupted", () =>
     Effect.gen(function*() {
       const server = yield* TestServer.make({ serveDownload: () => ({ messages: [], end: "hold" }) })
@@ -370,7 +391,7 @@ describe("GrpcTransport options", () => {
       const server = yield* TestServer.make({ serveDownload: () => ({ messages: [bigContent] }) })
       const transport = yield* GrpcTransport.make({ host: "127.0.0.1", port: server.port, maxInboundMessageSize: 1024 })
       const failure = yield* Stream.runDrain(transport.openDownload(request)).pipe(Effect.flip)
-      expect(failure.status).toBe("RESOURCE_EXHAUSTED")
+      expect(failure).toMatchObject({ _tag: "DataChannelError", status: "RESOURCE_EXHAUSTED" })
     }))
 
   it.scoped("reads the port and the inbound message limit from the environment", () =>
@@ -388,6 +409,6 @@ describe("GrpcTransport options", () => {
       yield* control.send(registration)
       expect(yield* (yield* server.connections).next).toEqual(registration)
       const failure = yield* Stream.runDrain(transport.openDownload(request)).pipe(Effect.flip)
-      expect(failure.status).toBe("RESOURCE_EXHAUSTED")
+      expect(failure).toMatchObject({ _tag: "DataChannelError", status: "RESOURCE_EXHAUSTED" })
     }))
 })

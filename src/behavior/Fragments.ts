@@ -8,22 +8,22 @@
  *
  * @since 0.1.0
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import type { PlatformError } from "@effect/platform/Error"
 import type { Scope } from "effect"
-import { Clock, Config, Data, Duration, Effect, Either, Option, PubSub, Ref, Stream } from "effect"
+import { Chunk, Clock, Config, Data, Duration, Effect, Either, Option, PubSub, Stream } from "effect"
 import type { ConfigError } from "effect"
 import { basename, join } from "node:path"
 import { randomBytes } from "node:crypto"
 import { fileNameProblem, md5 } from "../core/Checksum.js"
 import { FragmentInformation } from "../core/Fragment.js"
-import type { BackupMessage, FragmentFile, FragmentRequest } from "../core/Message.js"
+import type { BackupMessage, FragmentFile, FragmentRequest, RestoreMessage } from "../core/Message.js"
 import { FilePart } from "../core/Message.js"
 import { idProblem } from "../core/Registration.js"
 import * as RestoreReader from "../core/RestoreReader.js"
 import type { StatusCode } from "../core/Status.js"
 import type { FragmentUpload } from "../transport/OrchestratorTransport.js"
-import { DataChannelError, OrchestratorTransport } from "../transport/OrchestratorTransport.js"
+import { DataChannelError, DataChannelTimeout, OrchestratorTransport } from "../transport/OrchestratorTransport.js"
 
 // ---------------------------------------------------------------------------
 // Sources
@@ -105,21 +105,16 @@ export interface BackupFragment {
 // Errors
 // ---------------------------------------------------------------------------
 
-/**
- * The data channel made no progress for the configured time: the
- * orchestrator stopped reading, or the network stalled.
- *
- * @since 0.1.0
- * @category errors
- */
-export class DataChannelTimeout extends Data.TaggedError("DataChannelTimeout")<{
-  readonly waitingFor: string
-  readonly after: Duration.Duration
-}> {
-  override get message(): string {
-    return `No progress on the data channel for ${Duration.format(this.after)} while waiting for ${this.waitingFor}`
-  }
-}
+export {
+  /**
+   * The data channel made no progress for the configured time; see
+   * `OrchestratorTransport.DataChannelTimeout`.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  DataChannelTimeout
+} from "../transport/OrchestratorTransport.js"
 
 /**
  * A fragment could not be sent. The call was cancelled, so the orchestrator
@@ -288,14 +283,28 @@ export interface BackupTarget {
 
 type Progress = Omit<TransferProgress, "direction" | "backupName" | "fragmentId">
 
+interface Reporter {
+  /**
+   * Reports a chunk's progress without waiting, so that no Effect per chunk
+   * holds the chunk. When a slow subscriber's buffer is full, this report is
+   * dropped: a later one supersedes it.
+   */
+  readonly chunk: (progress: Progress) => void
+  /** Reports the end of a file; a slow subscriber's oldest report makes room for it. */
+  readonly done: (progress: Progress) => Effect.Effect<void>
+}
+
 const reporter = (
   channel: DataChannel,
   direction: TransferProgress["direction"],
   target: BackupTarget,
   fragmentId: string
-) =>
-(progress: Progress): Effect.Effect<void> =>
-  PubSub.publish(channel.progress, { direction, backupName: target.backupName, fragmentId, ...progress })
+): Reporter => ({
+  chunk: (progress) =>
+    void channel.progress.unsafeOffer({ direction, backupName: target.backupName, fragmentId, ...progress }),
+  done: (progress) =>
+    PubSub.publish(channel.progress, { direction, backupName: target.backupName, fragmentId, ...progress })
+})
 
 const withTimeout = (channel: DataChannel, waitingFor: string) =>
 <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -328,7 +337,10 @@ export interface SentFragment {
 interface OpenedSource {
   readonly fileName: string
   readonly size: number | undefined
-  readonly chunks: Stream.Stream<Uint8Array, unknown>
+  readonly content:
+    | { readonly _tag: "Chunks"; readonly chunks: Stream.Stream<Uint8Array, unknown> }
+    // A file is read into one buffer, reused chunk after chunk: no chunk per read.
+    | { readonly _tag: "File"; readonly file: FileSystem.File }
 }
 
 class SourceFailed extends Data.TaggedError("SourceFailed")<{ readonly reason: string; readonly cause: unknown }> {}
@@ -342,9 +354,13 @@ const openSource = (channel: DataChannel, source: FileSource) =>
     if (badName !== undefined) return yield* new SourceFailed({ reason: badName, cause: undefined })
     switch (source._tag) {
       case "Bytes":
-        return { fileName, size: source.bytes.length, chunks: Stream.succeed(source.bytes) } satisfies OpenedSource
+        return {
+          fileName,
+          size: source.bytes.length,
+          content: { _tag: "Chunks", chunks: Stream.succeed(source.bytes) }
+        } satisfies OpenedSource
       case "Stream":
-        return { fileName, size: source.size, chunks: source.stream } satisfies OpenedSource
+        return { fileName, size: source.size, content: { _tag: "Chunks", chunks: source.stream } } satisfies OpenedSource
       case "Path": {
         // One handle for the size and the bytes: the file is read once.
         const file = yield* channel.fileSystem.open(source.path, { flag: "r" })
@@ -352,13 +368,7 @@ const openSource = (channel: DataChannel, source: FileSource) =>
         if (info.type !== "File") {
           return yield* new SourceFailed({ reason: `${source.path} is not a file`, cause: undefined })
         }
-        const chunks = Stream.repeatEffectOption(
-          file.readAlloc(channel.settings.chunkSize).pipe(
-            Effect.mapError(Option.some),
-            Effect.flatMap(Option.match({ onNone: () => Effect.fail(Option.none()), onSome: Effect.succeed }))
-          )
-        )
-        return { fileName, size: Number(info.size), chunks } satisfies OpenedSource
+        return { fileName, size: Number(info.size), content: { _tag: "File", file } } satisfies OpenedSource
       }
     }
   })
@@ -366,7 +376,7 @@ const openSource = (channel: DataChannel, source: FileSource) =>
 const sendFile = (
   channel: DataChannel,
   upload: FragmentUpload,
-  report: (progress: Progress) => Effect.Effect<void>,
+  report: Reporter,
   file: FragmentFile,
   source: OpenedSource
 ) =>
@@ -378,19 +388,23 @@ const sendFile = (
     let done = 0
     // Chunks are cut to chunkSize whatever the source yields; an empty chunk
     // is never sent (the orchestrator would read it as a new file name).
-    let pending = Buffer.allocUnsafe(chunkSize)
+    // `pending` is reused: the transport is done with a chunk once its write
+    // completed.
+    const pending = Buffer.allocUnsafe(chunkSize)
     let filled = 0
     const sendChunk = (chunk: Uint8Array) => {
       hash.update(chunk)
       done += chunk.length
       return write(FilePart.Content({ file, content: chunk })).pipe(
-        Effect.zipRight(report({ file, fileName: source.fileName, bytesDone: done, bytesTotal: source.size, done: false }))
+        Effect.tap(() =>
+          report.chunk({ file, fileName: source.fileName, bytesDone: done, bytesTotal: source.size, done: false })
+        )
       )
     }
+    // Sends `bytes`, which the caller may reuse once this completes.
     const take = (bytes: Uint8Array): Effect.Effect<void, DataChannelError | DataChannelTimeout> =>
-      Effect.suspend(() => {
-        if (filled === 0 && bytes.length === chunkSize) return sendChunk(bytes)
-        const sends: Array<Uint8Array> = []
+      Effect.gen(function*() {
+        if (filled === 0 && bytes.length === chunkSize) return yield* sendChunk(bytes)
         let offset = 0
         while (offset < bytes.length) {
           const count = Math.min(chunkSize - filled, bytes.length - offset)
@@ -398,23 +412,31 @@ const sendFile = (
           filled += count
           offset += count
           if (filled === chunkSize) {
-            sends.push(pending)
-            pending = Buffer.allocUnsafe(chunkSize)
+            yield* sendChunk(pending)
             filled = 0
           }
         }
-        return Effect.forEach(sends, sendChunk, { discard: true })
       })
 
     yield* write(FilePart.FileName({ file, fileName: source.fileName }))
-    yield* source.chunks.pipe(
-      Stream.mapError((cause) => new SourceFailed({ reason: `the source failed: ${describeCause(cause)}`, cause })),
-      Stream.runForEach(take)
-    )
+    const content = source.content
+    if (content._tag === "File") {
+      const buffer = Buffer.allocUnsafe(chunkSize)
+      for (;;) {
+        const count = Number(yield* content.file.read(buffer))
+        if (count === 0) break
+        yield* take(buffer.subarray(0, count))
+      }
+    } else {
+      yield* content.chunks.pipe(
+        Stream.mapError((cause) => new SourceFailed({ reason: `the source failed: ${describeCause(cause)}`, cause })),
+        Stream.runForEach(take)
+      )
+    }
     if (filled > 0) yield* sendChunk(pending.subarray(0, filled))
     const checksum = hash.digest()
     yield* write(FilePart.Checksum({ file, checksum }))
-    yield* report({ file, fileName: source.fileName, bytesDone: done, bytesTotal: done, done: true })
+    yield* report.done({ file, fileName: source.fileName, bytesDone: done, bytesTotal: done, done: true })
     return { fileName: source.fileName, size: done, checksum }
   })
 
@@ -530,48 +552,39 @@ const sizeHint = (fragment: FragmentInformation): number | undefined => {
 }
 
 // The restore stream, read and checked: what passes comes out as outputs.
+// Each chunk of messages is checked in a plain loop over the pure reader.
 const checkedDownload = (channel: DataChannel, target: BackupTarget, fragment: FragmentInformation) =>
-  Stream.unwrap(Effect.gen(function*() {
-    const state = yield* Ref.make(RestoreReader.initial)
+  Stream.suspend(() => {
+    let state = RestoreReader.initial
+    let done = 0
     const total = sizeHint(fragment)
     const report = reporter(channel, "download", target, fragment.fragmentId)
-    const checkEnd = Ref.get(state).pipe(
-      Effect.flatMap((last) =>
-        Either.match(RestoreReader.end(last), {
-          onLeft: (problem) => Effect.fail(new ReaderRefused({ problem })),
-          onRight: () => Effect.void
-        })
-      )
+    const check = (messages: Chunk.Chunk<RestoreMessage>): Either.Either<Chunk.Chunk<RestoreReader.RestoreOutput>, ReaderRefused> => {
+      const outputs: Array<RestoreReader.RestoreOutput> = []
+      for (const message of messages) {
+        const result = RestoreReader.read(state, message)
+        if (Either.isLeft(result)) return Either.left(new ReaderRefused({ problem: result.left }))
+        const { output, state: next } = result.right
+        state = next
+        if (output === undefined) continue
+        outputs.push(output)
+        if (output._tag === "Bytes" && output.file === "BACKUP_FILE" && next._tag === "InFile") {
+          done += output.bytes.length
+          report.chunk({ file: "BACKUP_FILE", fileName: next.fileName, bytesDone: done, bytesTotal: total, done: false })
+        }
+      }
+      return Either.right(Chunk.unsafeFromArray(outputs))
+    }
+    const checkEnd = Effect.suspend(() =>
+      Either.mapLeft(RestoreReader.end(state), (problem) => new ReaderRefused({ problem }))
     )
-    let done = 0
-    return channel.transport.openDownload(requestFor(channel, target, fragment)).pipe(
-      Stream.mapEffect((message) =>
-        Effect.flatMap(Ref.get(state), (current) =>
-          Either.match(RestoreReader.read(current, message), {
-            onLeft: (problem) => Effect.fail(new ReaderRefused({ problem })),
-            onRight: ({ output, state: next }) =>
-              Ref.set(state, next).pipe(
-                Effect.zipRight(
-                  output?._tag === "Bytes" && output.file === "BACKUP_FILE" && next._tag === "InFile"
-                    ? Effect.suspend(() => {
-                      done += output.bytes.length
-                      return report({ file: "BACKUP_FILE", fileName: next.fileName, bytesDone: done, bytesTotal: total, done: false })
-                    })
-                    : Effect.void
-                ),
-                Effect.as(output)
-              )
-          })
-        )
-      ),
-      Stream.filter((output): output is RestoreReader.RestoreOutput => output !== undefined),
-      Stream.concat(Stream.execute(checkEnd)),
-      Stream.timeoutFail(
-        () => new DataChannelTimeout({ waitingFor: "the orchestrator's next chunk", after: channel.settings.timeout }),
-        channel.settings.timeout
-      )
+    return channel.transport.openDownload(requestFor(channel, target, fragment), {
+      idleTimeout: channel.settings.timeout
+    }).pipe(
+      Stream.mapChunksEffect(check),
+      Stream.concat(Stream.execute(checkEnd))
     )
-  }))
+  })
 
 const downloadFailure = (fragmentId: string, fileName: string | undefined) =>
 (error: DataChannelError | DataChannelTimeout | ReaderRefused | PlatformError): FailedToDownload => {

@@ -18,7 +18,7 @@
  *
  * @since 0.1.0
  */
-import { NodeFileSystem } from "@effect/platform-node"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as grpc from "@grpc/grpc-js"
 import type { Scope } from "effect"
 import {
@@ -40,8 +40,8 @@ import {
 } from "effect"
 import type { AgentMessage, BackupMessage, FragmentRequest, OrchestratorMessage, RestoreMessage } from "../core/Message.js"
 import * as Status from "../core/Status.js"
-import type { ControlStream, FragmentUpload } from "./OrchestratorTransport.js"
-import { ControlStreamEnded, DataChannelError, OrchestratorTransport } from "./OrchestratorTransport.js"
+import type { ControlStream, DownloadOptions, FragmentUpload } from "./OrchestratorTransport.js"
+import { ControlStreamEnded, DataChannelError, DataChannelTimeout, OrchestratorTransport } from "./OrchestratorTransport.js"
 import * as Tls from "./Tls.js"
 import * as Wire from "./Wire.js"
 
@@ -466,7 +466,7 @@ export const maxUploadMessagesInFlight = 4
 // violation BRO aborts the fragment on, and it arrives before the end: sent
 // just before cancelling, it makes the fragment fail whatever the orchestrator
 // sees next.
-const abortMarker = Wire.backupToWire({
+const abortMarker = Wire.codecs.BackupData.encode(Wire.backupToWire({
   _tag: "Metadata",
   metadata: {
     agentId: "",
@@ -474,7 +474,12 @@ const abortMarker = Wire.backupToWire({
     backupType: "",
     fragment: Wire.fragmentFromWire(null)
   }
-})
+}))
+
+// Upload messages are encoded when `write` is called, so that grpc-js queues
+// bytes that hold no reference to the caller's chunk (which the caller may
+// then reuse); grpc-js is given them as they are.
+const encoded = (bytes: Buffer): Buffer => bytes
 
 const uploadFailure = (status: grpc.StatusObject): DataChannelError =>
   status.code === grpc.status.OK
@@ -489,7 +494,7 @@ const openUpload = (client: CurrentClient): Effect.Effect<FragmentUpload, DataCh
         const state: UploadState = { outcome: undefined, finishing: false, inFlight: 0, wake: undefined }
         const stream = client().makeClientStreamRequest(
           backupMethod.path,
-          Wire.codecs.BackupData.encode,
+          encoded,
           backupMethod.responseDeserialize,
           new grpc.Metadata(),
           {},
@@ -542,7 +547,7 @@ const openUpload = (client: CurrentClient): Effect.Effect<FragmentUpload, DataCh
         if (state.outcome !== undefined) return Effect.fail(uploadFailure(state.outcome))
         if (state.finishing) return Effect.dieMessage("bro-agent: an upload was written after its finish")
         state.inFlight++
-        stream.write(Wire.backupToWire(message), written)
+        stream.write(Wire.codecs.BackupData.encode(Wire.backupToWire(message)), written)
         return state.inFlight < maxUploadMessagesInFlight
           ? Effect.void
           : Effect.zipRight(room, state.outcome === undefined ? Effect.void : ended)
@@ -564,7 +569,11 @@ const openUpload = (client: CurrentClient): Effect.Effect<FragmentUpload, DataCh
 // Download
 // ---------------------------------------------------------------------------
 
-const openDownload = (client: CurrentClient) => (request: FragmentRequest): Stream.Stream<RestoreMessage, DataChannelError> =>
+const openDownload = (client: CurrentClient) =>
+(
+  request: FragmentRequest,
+  options: DownloadOptions = {}
+): Stream.Stream<RestoreMessage, DataChannelError | DataChannelTimeout> =>
   Stream.unwrapScoped(
     Effect.gen(function*() {
       const { state, stream } = yield* Effect.acquireRelease(
@@ -599,34 +608,49 @@ const openDownload = (client: CurrentClient) => (request: FragmentRequest): Stre
         ({ state, stream }) => Effect.sync(() => state.status === undefined ? stream.cancel() : undefined)
       )
 
-      const pull = Effect.async<Chunk.Chunk<RestoreMessage>, Option.Option<DataChannelError>>((resume) => {
+      // What the stream's buffer holds, without waiting: some messages, the
+      // end, or nothing yet (undefined).
+      const take = (): Effect.Effect<Chunk.Chunk<RestoreMessage>, Option.Option<DataChannelError>> | undefined => {
+        const received: Array<RestoreMessage> = []
+        // `read` gives null once the buffer is empty, whatever its declared type says.
+        const next = (): Wire.RestoreData__Output | null => stream.read()
+        for (let wire = next(); wire !== null; wire = next()) {
+          received.push(Wire.restoreFromWire(wire))
+        }
+        if (received.length > 0) return Effect.succeed(Chunk.unsafeFromArray(received))
+        // An OK status comes only after every message was handed to the
+        // stream, so an empty buffer then means the end. (grpc-js delivers a
+        // failure at once, dropping what the server sent and nobody read.)
+        const status = state.status
+        if (status === undefined) return undefined
+        return status.code === grpc.status.OK
+          ? Effect.fail(Option.none())
+          : Effect.fail(Option.some(new DataChannelError(statusOf(status))))
+      }
+
+      const arrival = Effect.async<Chunk.Chunk<RestoreMessage>, Option.Option<DataChannelError>>((resume) => {
         const attempt = () => {
-          const received: Array<RestoreMessage> = []
-          // `read` gives null once the buffer is empty, whatever its declared type says.
-          const next = (): Wire.RestoreData__Output | null => stream.read()
-          for (let wire = next(); wire !== null; wire = next()) {
-            received.push(Wire.restoreFromWire(wire))
-          }
-          if (received.length > 0) return resume(Effect.succeed(Chunk.unsafeFromArray(received)))
-          // An OK status comes only after every message was handed to the
-          // stream, so an empty buffer then means the end. (grpc-js delivers a
-          // failure at once, dropping what the server sent and nobody read.)
-          const status = state.status
-          if (status === undefined) {
-            state.wake = attempt
-            return
-          }
-          resume(
-            status.code === grpc.status.OK
-              ? Effect.fail(Option.none())
-              : Effect.fail(Option.some(new DataChannelError(statusOf(status))))
-          )
+          const taken = take()
+          if (taken === undefined) state.wake = attempt
+          else resume(taken)
         }
         attempt()
         return Effect.sync(() => {
           state.wake = undefined
         })
       })
+
+      // The idle timer is armed only when nothing is buffered.
+      const { idleTimeout } = options
+      const waited: Effect.Effect<Chunk.Chunk<RestoreMessage>, Option.Option<DataChannelError | DataChannelTimeout>> =
+        idleTimeout === undefined ? arrival : arrival.pipe(
+          Effect.timeoutFail({
+            duration: idleTimeout,
+            onTimeout: () =>
+              Option.some(new DataChannelTimeout({ waitingFor: "the orchestrator's next chunk", after: idleTimeout }))
+          })
+        )
+      const pull = Effect.suspend(() => take() ?? waited)
 
       return Stream.repeatEffectChunkOption(pull)
     })

@@ -9,9 +9,10 @@
 import type { Scope } from "effect"
 import { Context, Deferred, Effect, Layer, Queue, Ref, Stream } from "effect"
 import type { AgentMessage, BackupMessage, FragmentRequest, OrchestratorMessage, RestoreMessage } from "../core/Message.js"
+import { FilePart } from "../core/Message.js"
 import type { StatusCode } from "../core/Status.js"
 import type { ControlStream, FragmentUpload, SecurityMode } from "./OrchestratorTransport.js"
-import { ControlStreamEnded, DataChannelError, OrchestratorTransport } from "./OrchestratorTransport.js"
+import { ControlStreamEnded, DataChannelError, DataChannelTimeout, OrchestratorTransport } from "./OrchestratorTransport.js"
 
 /**
  * One control stream, as the orchestrator sees it.
@@ -106,6 +107,9 @@ const openControl = (controls: Queue.Queue<InMemoryControl>): Effect.Effect<Cont
     }
   })
 
+// Keeps the kind of array it is given (a Buffer stays a Buffer).
+const copyOf = (bytes: Uint8Array): Uint8Array => Buffer.isBuffer(bytes) ? Buffer.from(bytes) : bytes.slice()
+
 const notFound = () =>
   Stream.fail(new DataChannelError({ status: "NOT_FOUND", details: "No download is served by this in-memory orchestrator" }))
 
@@ -136,7 +140,13 @@ export const layer = (
         Effect.unlessEffect(uploads.offer({ messages, outcome: "cancelled" }), Ref.get(finished))
       )
       return {
-        write: (message) => Effect.sync(() => void messages.push(message)),
+        // A copy: the agent may reuse a chunk's buffer once the write completes.
+        write: (message) =>
+          Effect.sync(() =>
+            void messages.push(
+              message._tag === "Content" ? FilePart.Content({ file: message.file, content: copyOf(message.content) }) : message
+            )
+          ),
         finish: Effect.gen(function*() {
           yield* Ref.set(finished, true)
           yield* uploads.offer({ messages, outcome: "finished" })
@@ -150,7 +160,15 @@ export const layer = (
       security: options.security ?? "PLAINTEXT",
       openControl: Ref.update(opened, (count) => count + 1).pipe(Effect.zipRight(openControl(controls))),
       openUpload,
-      openDownload: (request) => Stream.unwrap(Effect.map(Ref.get(downloads), (serve) => serve(request)))
+      openDownload: (request, options = {}) => {
+        const { idleTimeout } = options
+        const served = Stream.unwrap(Effect.map(Ref.get(downloads), (serve) => serve(request)))
+        return idleTimeout === undefined ? served : Stream.timeoutFail(
+          served,
+          () => new DataChannelTimeout({ waitingFor: "the orchestrator's next chunk", after: idleTimeout }),
+          idleTimeout
+        )
+      }
     })
     const orchestrator = InMemoryOrchestrator.of({
       nextControl: Queue.take(controls),

@@ -9,7 +9,7 @@
  * @since 0.1.0
  */
 import type { Effect, Scope, Stream } from "effect"
-import { Context, Data } from "effect"
+import { Context, Data, Duration } from "effect"
 import type { AgentMessage, BackupMessage, FragmentRequest, OrchestratorMessage, RestoreMessage } from "../core/Message.js"
 import type { StatusCode } from "../core/Status.js"
 
@@ -49,6 +49,38 @@ export class DataChannelError extends Data.TaggedError("DataChannelError")<{
 }
 
 /**
+ * The data channel made no progress for the configured time: the
+ * orchestrator stopped reading, or the network stalled.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DataChannelTimeout extends Data.TaggedError("DataChannelTimeout")<{
+  readonly waitingFor: string
+  readonly after: Duration.Duration
+}> {
+  override get message(): string {
+    return `No progress on the data channel for ${Duration.format(this.after)} while waiting for ${this.waitingFor}`
+  }
+}
+
+/**
+ * How a fragment download waits for the orchestrator.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DownloadOptions {
+  /**
+   * How long a pull may wait for the orchestrator's next message, when none
+   * is buffered, before the download fails with {@link DataChannelTimeout}.
+   * No limit when absent. The timer runs only while the download waits, so
+   * that a fast transfer pays nothing for it.
+   */
+  readonly idleTimeout?: Duration.Duration | undefined
+}
+
+/**
  * One open control stream.
  *
  * @since 0.1.0
@@ -78,7 +110,12 @@ export interface ControlStream {
  * @category models
  */
 export interface FragmentUpload {
-  /** Writes one message; completes once the transport can take the next (flow control). */
+  /**
+   * Writes one message; completes once the transport can take the next (flow
+   * control). The transport is done with the message's bytes when the Effect
+   * completes (it encoded or copied them), so the caller may reuse a chunk's
+   * buffer for the next one.
+   */
   readonly write: (message: BackupMessage) => Effect.Effect<void, DataChannelError>
   /** Half-closes the call and awaits the orchestrator's final status: anything but OK fails. */
   readonly finish: Effect.Effect<void, DataChannelError>
@@ -112,6 +149,9 @@ export class OrchestratorTransport extends Context.Tag("bro-agent/OrchestratorTr
      * Opens a fragment download. Pulling the stream drives flow control;
      * interrupting it cancels the call.
      */
-    readonly openDownload: (request: FragmentRequest) => Stream.Stream<RestoreMessage, DataChannelError>
+    readonly openDownload: (
+      request: FragmentRequest,
+      options?: DownloadOptions
+    ) => Stream.Stream<RestoreMessage, DataChannelError | DataChannelTimeout>
   }
 >() {}

@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import type { PlatformError } from "@effect/platform/Error"
 import type { Scope } from "effect"
 import { Data, Duration, Effect, Either, Ref, Schedule } from "effect"
