@@ -107,20 +107,21 @@ export class InvalidRegistrationInformation extends Data.TaggedError("InvalidReg
   }
 }
 
-const describe = (issue: ParseResult.ArrayFormatterIssue): FieldProblem => ({
-  field: issue.path.length === 0 ? "registration" : issue.path.map(String).join("."),
-  reason: issue._tag === "Missing" || issue.message.endsWith("actual undefined") ? "is missing" : issue.message
-})
-
-// An optional field decodes through a union with `undefined`, which adds an
-// "Expected undefined" issue beside the real one: keep one reason per field.
-const problemsOf = (error: ParseResult.ParseError): ReadonlyArray<FieldProblem> => {
+/**
+ * The fields a Schema decoding refused, one reason each, for errors that name
+ * every bad field of what a user wrote. An optional field decodes through a
+ * union with `undefined`, which adds an "Expected undefined" issue beside the
+ * real one (on the field and its parents): only the real one is kept.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const fieldProblems = (error: ParseResult.ParseError, root: string): ReadonlyArray<FieldProblem> => {
   const byField = new Map<string, FieldProblem>()
   for (const issue of ParseResult.ArrayFormatter.formatErrorSync(error)) {
-    const problem = describe(issue)
-    if (!byField.has(problem.field) && !problem.reason.startsWith("Expected undefined")) {
-      byField.set(problem.field, problem)
-    }
+    const field = issue.path.length === 0 ? root : issue.path.map(String).join(".")
+    const reason = issue._tag === "Missing" || issue.message.endsWith("actual undefined") ? "is missing" : issue.message
+    if (!byField.has(field) && !reason.startsWith("Expected undefined")) byField.set(field, { field, reason })
   }
   return [...byField.values()]
 }
@@ -138,6 +139,6 @@ export const make = (
     ? Effect.succeed(input)
     : Schema.decodeUnknown(RegistrationInformation)(input, { errors: "all" }).pipe(
       Effect.mapError((error) =>
-        new InvalidRegistrationInformation({ problems: problemsOf(error) })
+        new InvalidRegistrationInformation({ problems: fieldProblems(error, "registration") })
       )
     )

@@ -33,12 +33,13 @@ import {
   Exit,
   Layer,
   Option,
-  ParseResult,
   Queue,
   Schema,
   Stream
 } from "effect"
 import type { AgentMessage, BackupMessage, FragmentRequest, OrchestratorMessage, RestoreMessage } from "../core/Message.js"
+import type { FieldProblem } from "../core/Registration.js"
+import { fieldProblems } from "../core/Registration.js"
 import * as Status from "../core/Status.js"
 import type { ControlStream, DownloadOptions, FragmentUpload } from "./OrchestratorTransport.js"
 import { ControlStreamEnded, DataChannelError, DataChannelTimeout, OrchestratorTransport } from "./OrchestratorTransport.js"
@@ -226,10 +227,7 @@ export const config: Config.Config<GrpcTransportOptions> = Config.all({
  * @since 0.1.0
  * @category models
  */
-export interface TransportOptionProblem {
-  readonly field: string
-  readonly reason: string
-}
+export type TransportOptionProblem = FieldProblem
 
 /**
  * The options cannot be used; `problems` lists every field that is wrong.
@@ -293,23 +291,9 @@ const Settings = Schema.Struct({
   tls: Schema.optional(TlsSettings)
 })
 
-// An optional field decodes through a union with `undefined`, which adds an
-// "Expected undefined" issue beside the real one (on the field and on its
-// parents): keep one reason per field, the real one.
-const problemsOf = (error: ParseResult.ParseError): ReadonlyArray<TransportOptionProblem> => {
-  const byField = new Map<string, TransportOptionProblem>()
-  for (const issue of ParseResult.ArrayFormatter.formatErrorSync(error)) {
-    const field = issue.path.length === 0 ? "options" : issue.path.map(String).join(".")
-    if (!byField.has(field) && !issue.message.startsWith("Expected undefined")) {
-      byField.set(field, { field, reason: issue.message })
-    }
-  }
-  return [...byField.values()]
-}
-
 const validate = (options: GrpcTransportOptions): Effect.Effect<typeof Settings.Type, InvalidTransportOptions> =>
   Schema.decodeUnknown(Settings, { errors: "all" })(options).pipe(
-    Effect.mapError((error) => new InvalidTransportOptions({ problems: problemsOf(error) }))
+    Effect.mapError((error) => new InvalidTransportOptions({ problems: fieldProblems(error, "options") }))
   )
 
 // An IPv6 literal needs brackets in a gRPC target.
