@@ -254,6 +254,35 @@ export const make = (
         )
         .join("; ")
 
+    type Stages = ReadonlyArray<readonly [Stage, (agent: AgentConnection) => ReadonlyArray<OrchestratorMessage>]>
+
+    /**
+     * Runs the stages in order. On the first that fails, the participants
+     * still in the action (and `cancellable`) are told to cancel, and the
+     * failure is described; undefined when every stage succeeded.
+     */
+    const runStages = (
+      job: Job,
+      action: "BACKUP" | "RESTORE",
+      stages: Stages,
+      cancelled: Deferred.Deferred<void>,
+      cancellable: (agent: AgentConnection) => boolean
+    ) =>
+      Effect.gen(function*() {
+        for (const [index, [stage, messagesFor]] of stages.entries()) {
+          const failures = yield* runStage(job, stage, action, messagesFor, cancelled)
+          if (failures.length > 0) {
+            // Agents that finished the post-actions are done with the action.
+            const finished = new Set(stage === "POST_ACTIONS" ? job.participants.map((a) => a.info.agentId) : [])
+            for (const failure of failures) finished.delete(failure.agentId)
+            yield* cancelRound(job, action, job.participants.filter((a) => cancellable(a) && !finished.has(a.info.agentId)))
+            return failureText(stage, failures)
+          }
+          yield* update(job.id, () => ({ progressPercentage: Math.round(((index + 1) / stages.length) * 100) }))
+        }
+        return undefined
+      })
+
     const newJob = (
       id: string,
       kind: Job["kind"],
@@ -325,26 +354,19 @@ export const make = (
           softwareVersion: undefined,
           fragments: []
         })
-        const stages: ReadonlyArray<[Stage, (agent: AgentConnection) => ReadonlyArray<OrchestratorMessage>]> = [
+        const stages: Stages = [
           ["PREPARATION", (agent) => (isOld(agent) ? [] : [preparation])],
           // 2.0 agents know one stage: their preparation comes while the others execute.
           ["EXECUTION", (agent) => (isOld(agent) ? [preparation] : [OrchestratorMessage.Execution({ action: "BACKUP" })])],
           ["POST_ACTIONS", (agent) => (isOld(agent) ? [] : [OrchestratorMessage.PostActions({ action: "BACKUP" })])]
         ]
-        for (const [index, [stage, messagesFor]] of stages.entries()) {
-          const failures = yield* runStage(job, stage, "BACKUP", messagesFor, cancelled)
-          if (failures.length > 0) {
-            // A failed backup sends no cancel to 2.0 agents; agents that finished the post-actions are done.
-            const finished = new Set(stage === "POST_ACTIONS" ? participants.map((a) => a.info.agentId) : [])
-            for (const failure of failures) finished.delete(failure.agentId)
-            yield* cancelRound(job, "BACKUP", participants.filter((a) => !isOld(a) && !finished.has(a.info.agentId)))
-            yield* saveBackup({ ...incomplete, status: "CORRUPTED", fragments: [...(yield* Ref.get(job.fragments)).values()] })
-            return { success: false, info: failureText(stage, failures) }
-          }
-          yield* update(id, () => ({ progressPercentage: Math.round(((index + 1) / stages.length) * 100) }))
-        }
-        yield* saveBackup({ ...incomplete, status: "COMPLETE", fragments: [...(yield* Ref.get(job.fragments)).values()] })
-        return { success: true, info: `Backup ${backupName} is complete` }
+        // A failed backup sends no cancel to 2.0 agents.
+        const failure = yield* runStages(job, "BACKUP", stages, cancelled, (agent) => !isOld(agent))
+        const fragments = [...(yield* Ref.get(job.fragments)).values()]
+        yield* saveBackup({ ...incomplete, status: failure === undefined ? "COMPLETE" : "CORRUPTED", fragments })
+        return failure === undefined
+          ? { success: true, info: `Backup ${backupName} is complete` }
+          : { success: false, info: failure }
       })
 
     const restore = (id: string, managerId: string, backupName: string, cancelled: Deferred.Deferred<void>) =>
@@ -394,22 +416,15 @@ export const make = (
             )
           ]
         }
-        const stages: ReadonlyArray<[Stage, (agent: AgentConnection) => ReadonlyArray<OrchestratorMessage>]> = [
+        const stages: Stages = [
           ["PREPARATION", preparationFor],
           ["EXECUTION", () => [OrchestratorMessage.Execution({ action: "RESTORE" })]],
           ["POST_ACTIONS", () => [OrchestratorMessage.PostActions({ action: "RESTORE" })]]
         ]
-        for (const [index, [stage, messagesFor]] of stages.entries()) {
-          const failures = yield* runStage(job, stage, "RESTORE", messagesFor, cancelled)
-          if (failures.length > 0) {
-            const finished = new Set(stage === "POST_ACTIONS" ? participants.map((a) => a.info.agentId) : [])
-            for (const failure of failures) finished.delete(failure.agentId)
-            yield* cancelRound(job, "RESTORE", participants.filter((a) => !finished.has(a.info.agentId)))
-            return { success: false, info: failureText(stage, failures) }
-          }
-          yield* update(id, () => ({ progressPercentage: Math.round(((index + 1) / stages.length) * 100) }))
-        }
-        return { success: true, info: `Backup ${backupName} is restored` }
+        const failure = yield* runStages(job, "RESTORE", stages, cancelled, () => true)
+        return failure === undefined
+          ? { success: true, info: `Backup ${backupName} is restored` }
+          : { success: false, info: failure }
       })
 
     const deleteBackup = (managerId: string, backupName: string) =>
