@@ -11,7 +11,7 @@ import * as Fragments from "../../src/behavior/Fragments.js"
 import * as Orchestrator from "../../orchestrator/Orchestrator.js"
 import { behaviorWith } from "../support/agentHarness.js"
 import * as FaultFileSystem from "../support/FaultFileSystem.js"
-import { pollUntil, startAgentOn, tree, uploadFolders, within } from "../support/FaultHarness.js"
+import { pollUntil, startAgentOn, tree, uploadFolders, within, recordingDumpAgent } from "../support/FaultHarness.js"
 import * as FaultHygiene from "../support/FaultHygiene.js"
 import { registration } from "../support/orchestratorHarness.js"
 
@@ -30,18 +30,8 @@ describe("the disk fills up during a restore", () => {
       const disk = yield* FaultFileSystem.make({ appliesTo: (path) => path.startsWith(`${restoreFolder}/`) })
       const orchestrator = yield* Orchestrator.make({ port: 0, storage, chunkSize: 16 * 1024, stageTimeout: "20 seconds" })
       const dump = randomBytes(300_000)
-      const downloads = yield* Ref.make<ReadonlyArray<Exit.Exit<unknown, Fragments.FailedToDownload>>>([])
-      const cancels = yield* Ref.make<ReadonlyArray<CancelContext>>([])
-      yield* startAgentOn(orchestrator.port, behaviorWith<Fragments.FailedToTransferBackup | Fragments.FailedToDownload>({
-        registration: registration("db-agent"),
-        executeBackup: (context) =>
-          context.sendFragment({ fragmentId: "db-agent_0", version: "1.0", backupFile: Fragments.fromBytes("dump.bin", dump) }),
-        executeRestore: (context) =>
-          Effect.forEach(context.fragments, (fragment) => context.downloadFragment(fragment, restoreFolder)).pipe(
-            Effect.onExit((exit) => Ref.update(downloads, (all) => [...all, exit]))
-          ),
-        cancel: (context) => Ref.update(cancels, (all) => [...all, context])
-      }), {}, disk.layer)
+      const { behavior, downloads, cancels } = yield* recordingDumpAgent(dump, restoreFolder)
+      yield* startAgentOn(orchestrator.port, behavior, {}, disk.layer)
       yield* pollUntil("the agent to register", orchestrator.agents, (agents) => agents.length === 1)
       const backup = yield* orchestrator.startAction("DEFAULT", "CREATE_BACKUP", "nightly")
       expect(yield* within("the backup")(orchestrator.awaitAction(backup.id))).toMatchObject({ result: "SUCCESS" })

@@ -13,7 +13,7 @@ import * as Fragments from "../../src/behavior/Fragments.js"
 import * as Orchestrator from "../../orchestrator/Orchestrator.js"
 import { behaviorWith } from "../support/agentHarness.js"
 import * as FaultFileSystem from "../support/FaultFileSystem.js"
-import { pollUntil, startAgentOn, tree, uploadFolders, within } from "../support/FaultHarness.js"
+import { pollUntil, startAgentOn, tree, uploadFolders, within, recordingDumpAgent } from "../support/FaultHarness.js"
 import * as FaultHygiene from "../support/FaultHygiene.js"
 import * as FaultProxy from "../support/FaultProxy.js"
 import { registration } from "../support/orchestratorHarness.js"
@@ -149,18 +149,8 @@ describe("a network path that stalls in the middle of a restore download", () =>
       const orchestrator = yield* Orchestrator.make({ port: 0, storage, chunkSize: 16 * 1024, stageTimeout: "20 seconds" })
       const proxy = yield* FaultProxy.make({ targetPort: orchestrator.port })
       const dump = randomBytes(1024 * 1024)
-      const downloads = yield* Ref.make<ReadonlyArray<Exit.Exit<unknown, Fragments.FailedToDownload>>>([])
-      const cancels = yield* Ref.make<ReadonlyArray<CancelContext>>([])
-      yield* startAgentOn(proxy.port, behaviorWith<Fragments.FailedToTransferBackup | Fragments.FailedToDownload>({
-        registration: registration("db-agent"),
-        executeBackup: (context) =>
-          context.sendFragment({ fragmentId: "db-agent_0", version: "1.0", backupFile: Fragments.fromBytes("dump.bin", dump) }),
-        executeRestore: (context) =>
-          Effect.forEach(context.fragments, (fragment) => context.downloadFragment(fragment, restoreFolder)).pipe(
-            Effect.onExit((exit) => Ref.update(downloads, (all) => [...all, exit]))
-          ),
-        cancel: (context) => Ref.update(cancels, (all) => [...all, context])
-      }), { dataChannelTimeout: "1 second" }, disk.layer)
+      const { behavior, downloads, cancels } = yield* recordingDumpAgent(dump, restoreFolder)
+      yield* startAgentOn(proxy.port, behavior, { dataChannelTimeout: "1 second" }, disk.layer)
       yield* Effect.addFinalizer(() => disk.heal)
       yield* awaitAgents(orchestrator, 1)
       const backup = yield* orchestrator.startAction("DEFAULT", "CREATE_BACKUP", "nightly")

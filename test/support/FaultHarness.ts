@@ -6,11 +6,15 @@
 import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import type { Duration } from "effect"
-import { Data, Effect, Layer, Schedule } from "effect"
+import type { Exit } from "effect"
+import { Data, Effect, Layer, Ref, Schedule } from "effect"
 import { join } from "node:path"
 import * as Agent from "../../src/Agent.js"
-import type { AgentBehavior } from "../../src/behavior/AgentBehavior.js"
+import type { AgentBehavior, CancelContext } from "../../src/behavior/AgentBehavior.js"
+import * as Fragments from "../../src/behavior/Fragments.js"
 import * as GrpcTransport from "../../src/transport/GrpcTransport.js"
+import { behaviorWith } from "./agentHarness.js"
+import { registration } from "./orchestratorHarness.js"
 
 /** A bounded wait ran out: the test names what it waited for. */
 export class WaitedTooLong extends Data.TaggedError("WaitedTooLong")<{
@@ -83,3 +87,25 @@ export const tree = (folder: string): Effect.Effect<ReadonlyArray<string>, never
 /** The development orchestrator's upload folders (`.upload-*`) left anywhere under `storage`. */
 export const uploadFolders = (storage: string) =>
   Effect.map(tree(storage), (paths) => paths.filter((path) => (path.split("/").at(-1) ?? "").startsWith(".upload-")))
+
+/**
+ * A database-like agent that backs up `dump` as one fragment and restores
+ * it into `restoreFolder`, recording how each restore's downloads ended and
+ * each cancel it was asked for.
+ */
+export const recordingDumpAgent = (dump: Uint8Array, restoreFolder: string) =>
+  Effect.gen(function*() {
+    const downloads = yield* Ref.make<ReadonlyArray<Exit.Exit<unknown, Fragments.FailedToDownload>>>([])
+    const cancels = yield* Ref.make<ReadonlyArray<CancelContext>>([])
+    const behavior = behaviorWith<Fragments.FailedToTransferBackup | Fragments.FailedToDownload>({
+      registration: registration("db-agent"),
+      executeBackup: (context) =>
+        context.sendFragment({ fragmentId: "db-agent_0", version: "1.0", backupFile: Fragments.fromBytes("dump.bin", dump) }),
+      executeRestore: (context) =>
+        Effect.forEach(context.fragments, (fragment) => context.downloadFragment(fragment, restoreFolder)).pipe(
+          Effect.onExit((exit) => Ref.update(downloads, (all) => [...all, exit]))
+        ),
+      cancel: (context) => Ref.update(cancels, (all) => [...all, context])
+    })
+    return { behavior, downloads, cancels }
+  })
