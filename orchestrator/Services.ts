@@ -352,6 +352,7 @@ export const upload = (
         (folder) => (committed ? Effect.void : fs.remove(folder, { recursive: true }).pipe(Effect.ignore))
       )
       let reader: RestoreReader.ReaderState = RestoreReader.initial
+      let hash = md5()
       let file: FileSystem.File | undefined
       const stored: { backupFile?: StoredFile; customMetadataFile?: StoredFile } = {}
       const subfolder = (part: FilePart) => join(folder, part.file === "BACKUP_FILE" ? "data" : "customMetadata")
@@ -401,14 +402,19 @@ export const upload = (
         if (output?._tag === "FileStarted" && message._tag === "FileName") {
           yield* fs.makeDirectory(subfolder(message), { recursive: true })
           file = yield* fs.open(join(subfolder(message), output.fileName), { flag: "w" })
+          hash = md5()
         } else if (output?._tag === "Bytes" && file !== undefined) {
+          hash.update(output.bytes)
           yield* file.writeAll(output.bytes)
-        } else if (output?._tag === "FileVerified" && message._tag === "Checksum") {
-          yield* fs.writeFileString(join(subfolder(message), `${output.fileName}.md5`), output.checksum)
+        } else if (output?._tag === "FileEnded" && message._tag === "Checksum") {
+          const checksum = hash.digest()
+          const mismatch = RestoreReader.checksumProblem(output, checksum)
+          if (mismatch !== undefined) return yield* Effect.fail(new Refused({ reason: mismatch.reason }))
+          yield* fs.writeFileString(join(subfolder(message), `${output.fileName}.md5`), checksum)
           stored[output.file === "BACKUP_FILE" ? "backupFile" : "customMetadataFile"] = {
             name: output.fileName,
             size: output.size,
-            checksum: output.checksum
+            checksum
           }
         }
       }

@@ -15,7 +15,7 @@
  * about 25 MiB to the agent's memory that is not the library's.
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import { Effect, Layer, Logger, LogLevel, ManagedRuntime, Stream } from "effect"
+import { Effect, Exit, Layer, Logger, LogLevel, ManagedRuntime, Scope, Stream } from "effect"
 import { Fragment, Fragments, GrpcTransport } from "../../src/index.js"
 import type { ProgramOptions, ProgramResult } from "./common.js"
 import { chunkSize, measure } from "./common.js"
@@ -58,10 +58,13 @@ export const run = async (options: ProgramOptions): Promise<ProgramResult> => {
       Logger.minimumLogLevel(LogLevel.Warning)
     )
   )
+  // The data channel (and its checksum worker) lives until the end.
+  const scope = Effect.runSync(Scope.make())
   try {
-    const channel = await runtime.runPromise(Fragments.makeDataChannel(agentId, { chunkSize }))
+    const channel = await runtime.runPromise(Scope.extend(Fragments.makeDataChannel(agentId, { chunkSize }), scope))
     return await measure(options, () => runtime.runPromise(transfer(options, channel)))
   } finally {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
     await runtime.dispose()
   }
 }

@@ -10,12 +10,11 @@
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import type { PlatformError } from "@effect/platform/Error"
-import type { Scope } from "effect"
-import { Chunk, Clock, Config, Data, Duration, Effect, Either, Option, PubSub, Stream } from "effect"
+import { Chunk, Clock, Config, Data, Duration, Effect, Either, Option, PubSub, Scope, Stream } from "effect"
 import type { ConfigError } from "effect"
 import { basename, join } from "node:path"
 import { randomBytes } from "node:crypto"
-import { fileNameProblem, md5 } from "../core/Checksum.js"
+import { fileNameProblem } from "../core/Checksum.js"
 import { FragmentInformation } from "../core/Fragment.js"
 import type { BackupMessage, FragmentFile, FragmentRequest, RestoreMessage } from "../core/Message.js"
 import { FilePart } from "../core/Message.js"
@@ -24,6 +23,7 @@ import * as RestoreReader from "../core/RestoreReader.js"
 import type { StatusCode } from "../core/Status.js"
 import type { FragmentUpload } from "../transport/OrchestratorTransport.js"
 import { DataChannelError, DataChannelTimeout, OrchestratorTransport } from "../transport/OrchestratorTransport.js"
+import * as ChecksumWorker from "./ChecksumWorker.js"
 
 // ---------------------------------------------------------------------------
 // Sources
@@ -242,11 +242,15 @@ export interface DataChannel {
   readonly transport: OrchestratorTransport["Type"]
   readonly fileSystem: FileSystem.FileSystem
   readonly progress: PubSub.PubSub<TransferProgress>
+  /** Where the transfers' MD5 checksums are computed: see `ChecksumWorker`. */
+  readonly checksums: ChecksumWorker.Checksums
 }
 
 /**
  * Builds a data channel from the environment: the transport, the file
- * system, and the settings given or else those of `settingsConfig`.
+ * system, and the settings given or else those of `settingsConfig`. Large
+ * transfers are hashed on a worker thread that lives no longer than the
+ * scope.
  *
  * @since 0.1.0
  * @category constructors
@@ -254,7 +258,7 @@ export interface DataChannel {
 export const makeDataChannel = (
   agentId: string,
   settings?: Partial<DataChannelSettings>
-): Effect.Effect<DataChannel, ConfigError.ConfigError, OrchestratorTransport | FileSystem.FileSystem> =>
+): Effect.Effect<DataChannel, ConfigError.ConfigError, OrchestratorTransport | FileSystem.FileSystem | Scope.Scope> =>
   Effect.gen(function*() {
     const fromEnvironment = yield* settingsConfig
     const chunkSize = settings?.chunkSize ?? fromEnvironment.chunkSize
@@ -266,7 +270,8 @@ export const makeDataChannel = (
       settings: { chunkSize, timeout: settings?.timeout ?? fromEnvironment.timeout },
       transport: yield* OrchestratorTransport,
       fileSystem: yield* FileSystem.FileSystem,
-      progress: yield* PubSub.sliding<TransferProgress>(4096)
+      progress: yield* PubSub.sliding<TransferProgress>(4096),
+      checksums: yield* ChecksumWorker.make
     }
   })
 
@@ -384,7 +389,7 @@ const sendFile = (
     const { chunkSize } = channel.settings
     const write = (message: BackupMessage) =>
       upload.write(message).pipe(withTimeout(channel, "the orchestrator to take the next chunk"))
-    const hash = md5()
+    const hash = yield* channel.checksums.open(source.size)
     let done = 0
     // Chunks are cut to chunkSize whatever the source yields; an empty chunk
     // is never sent (the orchestrator would read it as a new file name).
@@ -393,9 +398,9 @@ const sendFile = (
     const pending = Buffer.allocUnsafe(chunkSize)
     let filled = 0
     const sendChunk = (chunk: Uint8Array) => {
-      hash.update(chunk)
       done += chunk.length
-      return write(FilePart.Content({ file, content: chunk })).pipe(
+      return hash.update(chunk).pipe(
+        Effect.zipRight(write(FilePart.Content({ file, content: chunk }))),
         Effect.tap(() =>
           report.chunk({ file, fileName: source.fileName, bytesDone: done, bytesTotal: source.size, done: false })
         )
@@ -434,7 +439,7 @@ const sendFile = (
       )
     }
     if (filled > 0) yield* sendChunk(pending.subarray(0, filled))
-    const checksum = hash.digest()
+    const checksum = yield* hash.digest
     yield* write(FilePart.Checksum({ file, checksum }))
     yield* report.done({ file, fileName: source.fileName, bytesDone: done, bytesTotal: done, done: true })
     return { fileName: source.fileName, size: done, checksum }
@@ -551,38 +556,98 @@ const sizeHint = (fragment: FragmentInformation): number | undefined => {
   return Number.isSafeInteger(size) && size > 0 ? size : undefined
 }
 
-// The restore stream, read and checked: what passes comes out as outputs.
-// Each chunk of messages is checked in a plain loop over the pure reader.
-const checkedDownload = (channel: DataChannel, target: BackupTarget, fragment: FragmentInformation) =>
-  Stream.suspend(() => {
+/** What passed the checks: a file's start, its bytes, and its end once its checksum matched. */
+type CheckedOutput =
+  | Exclude<RestoreReader.RestoreOutput, { readonly _tag: "FileEnded" }>
+  | {
+    readonly _tag: "FileVerified"
+    readonly file: FragmentFile
+    readonly fileName: string
+    readonly checksum: string
+    readonly size: number
+  }
+
+type DownloadError = DataChannelError | DataChannelTimeout | ReaderRefused
+
+// A pull's next value, or `None` once it ended.
+const untilEnd = <A, E>(pull: Effect.Effect<A, Option.Option<E>>): Effect.Effect<Option.Option<A>, E> =>
+  Effect.catchAll(
+    Effect.map(pull, Option.some),
+    Option.match({ onNone: () => Effect.succeed(Option.none()), onSome: Effect.fail })
+  )
+
+// The restore stream, read and checked, as a pull: each pull gives what
+// passed of the next messages, and fails with `None` at the stream's end. The
+// pure reader checks the order and the names; each file is hashed as its
+// bytes pass and its checksum compared at its end. The messages of one pull
+// are checked in one Effect: an Effect per message as a stage of a Stream
+// makes V8 collect the whole heap again and again while chunks arrive.
+const checkedPull = (
+  channel: DataChannel,
+  target: BackupTarget,
+  fragment: FragmentInformation
+): Effect.Effect<Effect.Effect<Chunk.Chunk<CheckedOutput>, Option.Option<DownloadError>>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const pull = yield* Stream.toPull(channel.transport.openDownload(requestFor(channel, target, fragment), {
+      idleTimeout: channel.settings.timeout
+    }))
     let state = RestoreReader.initial
+    let hash: ChecksumWorker.Md5Session | undefined
     let done = 0
     const total = sizeHint(fragment)
     const report = reporter(channel, "download", target, fragment.fragmentId)
-    const check = (messages: Chunk.Chunk<RestoreMessage>): Either.Either<Chunk.Chunk<RestoreReader.RestoreOutput>, ReaderRefused> => {
-      const outputs: Array<RestoreReader.RestoreOutput> = []
-      for (const message of messages) {
-        const result = RestoreReader.read(state, message)
-        if (Either.isLeft(result)) return Either.left(new ReaderRefused({ problem: result.left }))
-        const { output, state: next } = result.right
-        state = next
-        if (output === undefined) continue
-        outputs.push(output)
-        if (output._tag === "Bytes" && output.file === "BACKUP_FILE" && next._tag === "InFile") {
-          done += output.bytes.length
-          report.chunk({ file: "BACKUP_FILE", fileName: next.fileName, bytesDone: done, bytesTotal: total, done: false })
+    const refused = (problem: RestoreReader.RestoreProblem) => Effect.fail(new ReaderRefused({ problem }))
+
+    const check = (messages: Chunk.Chunk<RestoreMessage>) =>
+      Effect.gen(function*() {
+        const outputs: Array<CheckedOutput> = []
+        for (const message of messages) {
+          const result = RestoreReader.read(state, message)
+          if (Either.isLeft(result)) return yield* refused(result.left)
+          const { output, state: next } = result.right
+          state = next
+          if (output === undefined) continue
+          switch (output._tag) {
+            case "FileStarted": {
+              // A custom-metadata file is small by nature: it is hashed in place.
+              const checksums = output.file === "BACKUP_FILE" ? channel.checksums : ChecksumWorker.inPlace
+              hash = yield* Scope.extend(checksums.open(output.file === "BACKUP_FILE" ? total : undefined), scope)
+              outputs.push(output)
+              break
+            }
+            case "Bytes": {
+              if (hash === undefined) return yield* Effect.dieMessage("bro-agent: bytes arrived for a file not started")
+              yield* hash.update(output.bytes)
+              outputs.push(output)
+              if (output.file === "BACKUP_FILE" && next._tag === "InFile") {
+                done += output.bytes.length
+                report.chunk({ file: "BACKUP_FILE", fileName: next.fileName, bytesDone: done, bytesTotal: total, done: false })
+              }
+              break
+            }
+            case "FileEnded": {
+              if (hash === undefined) return yield* Effect.dieMessage("bro-agent: a file ended that was not started")
+              const computed = yield* hash.digest
+              const problem = RestoreReader.checksumProblem(output, computed)
+              if (problem !== undefined) return yield* refused(problem)
+              outputs.push({ ...output, _tag: "FileVerified", checksum: computed })
+            }
+          }
         }
-      }
-      return Either.right(Chunk.unsafeFromArray(outputs))
-    }
-    const checkEnd = Effect.suspend(() =>
-      Either.mapLeft(RestoreReader.end(state), (problem) => new ReaderRefused({ problem }))
-    )
-    return channel.transport.openDownload(requestFor(channel, target, fragment), {
-      idleTimeout: channel.settings.timeout
-    }).pipe(
-      Stream.mapChunksEffect(check),
-      Stream.concat(Stream.execute(checkEnd))
+        return Chunk.unsafeFromArray(outputs)
+      })
+
+    const atEnd = Effect.suspend(() => {
+      const ended = RestoreReader.end(state)
+      return Either.isLeft(ended)
+        ? Effect.fail(Option.some<DownloadError>(new ReaderRefused({ problem: ended.left })))
+        : Effect.fail(Option.none())
+    })
+
+    return pull.pipe(
+      Effect.catchAll(Option.match({ onNone: () => atEnd, onSome: (error) => Effect.fail(Option.some(error)) })),
+      Effect.flatMap((messages) => Effect.mapError(check(messages), Option.some))
     )
   })
 
@@ -642,8 +707,7 @@ export const downloadFragment = (
     )
     const written = new Map<FragmentFile, { path: string; size: number; checksum: string }>()
     let file: FileSystem.File | undefined
-    yield* checkedDownload(channel, target, fragment).pipe(
-      Stream.runForEach((output): Effect.Effect<void, PlatformError | ReaderRefused, Scope.Scope> => {
+    const consume = (output: CheckedOutput): Effect.Effect<void, PlatformError | ReaderRefused, Scope.Scope> => {
         switch (output._tag) {
           case "FileStarted": {
             if (output.file === "CUSTOM_METADATA_FILE" && partials.some(({ final }) => final === join(folder, output.fileName))) {
@@ -675,8 +739,13 @@ export const downloadFragment = (
             })
             return Effect.void
         }
-      })
-    )
+      }
+    const next = yield* checkedPull(channel, target, fragment)
+    for (;;) {
+      const outputs = yield* untilEnd(next)
+      if (Option.isNone(outputs)) break
+      for (const output of outputs.value) yield* consume(output)
+    }
     for (const { temporary, final } of partials) yield* fs.rename(temporary, final)
     const backupFile = written.get("BACKUP_FILE")
     if (backupFile === undefined) return yield* Effect.dieMessage("bro-agent: a verified download has no backup file")
@@ -710,12 +779,17 @@ export const downloadFragmentStream = (
   fragment: FragmentInformation
 ): Stream.Stream<Uint8Array, FailedToDownload> =>
   Stream.suspend(() => {
-  let currentName: string | undefined
-  return checkedDownload(channel, target, fragment).pipe(
-    Stream.filterMap((output) => {
-      if (output._tag === "FileStarted" && output.file === "BACKUP_FILE") currentName = output.fileName
-      return output._tag === "Bytes" && output.file === "BACKUP_FILE" ? Option.some(output.bytes) : Option.none()
-    }),
-    Stream.mapError((error) => downloadFailure(fragment.fragmentId, currentName)(error))
-  )
+    let currentName: string | undefined
+    const backupFileBytes = (outputs: Chunk.Chunk<CheckedOutput>): Chunk.Chunk<Uint8Array> => {
+      const bytes: Array<Uint8Array> = []
+      for (const output of outputs) {
+        if (output.file !== "BACKUP_FILE") continue
+        if (output._tag === "FileStarted") currentName = output.fileName
+        else if (output._tag === "Bytes") bytes.push(output.bytes)
+      }
+      return Chunk.unsafeFromArray(bytes)
+    }
+    return Stream.unwrapScoped(
+      Effect.map(checkedPull(channel, target, fragment), (pull) => Stream.repeatEffectChunkOption(Effect.map(pull, backupFileBytes)))
+    ).pipe(Stream.mapError((error) => downloadFailure(fragment.fragmentId, currentName)(error)))
   })

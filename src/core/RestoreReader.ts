@@ -1,15 +1,16 @@
 /**
  * Reads a fragment's restore stream as the protocol lays it out: the backup
  * file (name, content chunks, checksum), then optionally the custom-metadata
- * file the same way. It checks the order, the names and the checksums as the
- * bytes pass, and says what to do with each part. No I/O: the folder and
- * stream downloads of `behavior/Fragments` are built on it.
+ * file the same way. It checks the order and the names, counts the bytes,
+ * and says what to do with each part; the checksum that ends a file is
+ * handed on to be compared with the one computed (on a worker thread, for a
+ * large file). No I/O: the folder and stream downloads of
+ * `behavior/Fragments` are built on it.
  *
  * @since 0.1.0
  */
 import { Either } from "effect"
-import type { Md5 } from "./Checksum.js"
-import { fileNameProblem, md5 } from "./Checksum.js"
+import { fileNameProblem } from "./Checksum.js"
 import type { FragmentFile, RestoreMessage } from "./Message.js"
 
 /**
@@ -34,7 +35,8 @@ export type RestoreOutput =
   | { readonly _tag: "FileStarted"; readonly file: FragmentFile; readonly fileName: string }
   | { readonly _tag: "Bytes"; readonly file: FragmentFile; readonly bytes: Uint8Array }
   | {
-    readonly _tag: "FileVerified"
+    /** The file's last part: the checksum the orchestrator sent for it, and the bytes counted. */
+    readonly _tag: "FileEnded"
     readonly file: FragmentFile
     readonly fileName: string
     readonly checksum: string
@@ -51,7 +53,6 @@ export type ReaderState =
     readonly _tag: "InFile"
     readonly file: FragmentFile
     readonly fileName: string
-    readonly md5: Md5
     readonly size: number
   }
   | { readonly _tag: "AfterBackupFile" }
@@ -94,7 +95,7 @@ export const read = (
       const bad = fileNameProblem(message.fileName)
       if (bad !== undefined) return problem(`${bad}: refused, it could write outside the folder`, message.fileName)
       return Either.right({
-        state: { _tag: "InFile", file: message.file, fileName: message.fileName, md5: md5(), size: 0 },
+        state: { _tag: "InFile", file: message.file, fileName: message.fileName, size: 0 },
         output: { _tag: "FileStarted", file: message.file, fileName: message.fileName }
       })
     }
@@ -108,27 +109,21 @@ export const read = (
         case "FileName":
           return problem(`a second file name arrived before the checksum of ${state.fileName}`, state.fileName)
         case "Content":
-          state.md5.update(message.content)
           return Either.right({
             state: { ...state, size: state.size + message.content.length },
             output: { _tag: "Bytes", file: state.file, bytes: message.content }
           })
-        case "Checksum": {
-          const computed = state.md5.digest()
-          if (computed !== message.checksum.toUpperCase()) {
-            return problem(`checksum mismatch: received ${message.checksum}, computed ${computed}`, state.fileName)
-          }
+        case "Checksum":
           return Either.right({
             state: state.file === "BACKUP_FILE" ? { _tag: "AfterBackupFile" } : { _tag: "Complete" },
             output: {
-              _tag: "FileVerified",
+              _tag: "FileEnded",
               file: state.file,
               fileName: state.fileName,
-              checksum: computed,
+              checksum: message.checksum,
               size: state.size
             }
           })
-        }
       }
     }
   }
@@ -151,3 +146,18 @@ export const end = (state: ReaderState): Either.Either<void, RestoreProblem> => 
       return problem(`the stream ended before the checksum of ${state.fileName}`, state.fileName)
   }
 }
+
+/**
+ * Why a file's checksum cannot be accepted, or `undefined` when the one
+ * received (in either case) is the one computed.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const checksumProblem = (
+  ended: Extract<RestoreOutput, { readonly _tag: "FileEnded" }>,
+  computed: string
+): RestoreProblem | undefined =>
+  computed === ended.checksum.toUpperCase()
+    ? undefined
+    : { reason: `checksum mismatch: received ${ended.checksum}, computed ${computed}`, fileName: ended.fileName }
