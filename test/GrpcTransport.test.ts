@@ -386,12 +386,30 @@ describe("GrpcTransport options", () => {
       expect(failure.problems.map((problem) => problem.field)).toEqual(["keepalive.interval"])
     }))
 
+  it.effect("refuses a flow-control window smaller than HTTP/2 allows", () =>
+    Effect.gen(function*() {
+      const failure = yield* GrpcTransport.make({ host: "localhost", port: 3000, flowControlWindow: 1000 })
+        .pipe(Effect.scoped, Effect.flip)
+      expect(failure.problems).toEqual([{
+        field: "flowControlWindow",
+        reason: "must be a number of bytes from 65535 (HTTP/2's smallest window) to 2147483647, not 1000"
+      }])
+    }))
+
   it.scoped("refuses an inbound message larger than maxInboundMessageSize with RESOURCE_EXHAUSTED", () =>
     Effect.gen(function*() {
       const server = yield* TestServer.make({ serveDownload: () => ({ messages: [bigContent] }) })
       const transport = yield* GrpcTransport.make({ host: "127.0.0.1", port: server.port, maxInboundMessageSize: 1024 })
       const failure = yield* Stream.runDrain(transport.openDownload(request)).pipe(Effect.flip)
       expect(failure).toMatchObject({ _tag: "DataChannelError", status: "RESOURCE_EXHAUSTED" })
+    }))
+
+  it.effect("reads the flow-control window from the environment, 1 MiB when unset", () =>
+    Effect.gen(function*() {
+      const read = (entries: ReadonlyArray<readonly [string, string]>) =>
+        Effect.withConfigProvider(GrpcTransport.config, ConfigProvider.fromMap(new Map(entries)))
+      expect((yield* read([])).flowControlWindow).toBe(1024 * 1024)
+      expect((yield* read([["AGENT_FLOW_CONTROL_WINDOW", "4194304"]])).flowControlWindow).toBe(4194304)
     }))
 
   it.scoped("reads the port and the inbound message limit from the environment", () =>

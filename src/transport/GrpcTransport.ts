@@ -122,6 +122,14 @@ export interface GrpcTransportOptions {
    * message and needs more when the list is long.
    */
   readonly maxInboundMessageSize?: number | undefined
+  /**
+   * The HTTP/2 receive window, in bytes, of each call and of the connection:
+   * how much the orchestrator may send before it waits for the agent to
+   * read. 1 MiB by default, as grpc-java's (the Java agent's and BRO's);
+   * HTTP/2's own 64 KiB would make a restore wait for a round trip every
+   * 64 KiB.
+   */
+  readonly flowControlWindow?: number | undefined
   /** See {@link KeepaliveOptions}; every field has a default. */
   readonly keepalive?: KeepaliveOptions | undefined
   /** TLS, or mutual TLS when the client files are given; plaintext when absent. See {@link TlsOptions}. */
@@ -136,6 +144,14 @@ export interface GrpcTransportOptions {
  * @category constants
  */
 export const defaultMaxInboundMessageSize: number = 4 * 1024 * 1024
+
+/**
+ * The default HTTP/2 receive window: 1 MiB, grpc-java's.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultFlowControlWindow: number = 1024 * 1024
 
 /**
  * The default keepalive: a ping every 120 s, 10 s to answer, also without
@@ -205,7 +221,8 @@ export const tlsConfig: Config.Config<TlsOptions | undefined> = Config.all({
 /**
  * The options from the environment: `ORCHESTRATOR_HOST` (default
  * `127.0.0.1`), `ORCHESTRATOR_PORT` (default 3000),
- * `AGENT_MAX_INBOUND_MESSAGE_SIZE` in bytes (default 4 MiB), and TLS as
+ * `AGENT_MAX_INBOUND_MESSAGE_SIZE` in bytes (default 4 MiB),
+ * `AGENT_FLOW_CONTROL_WINDOW` in bytes (default 1 MiB), and TLS as
  * {@link tlsConfig} reads it.
  *
  * @since 0.1.0
@@ -217,6 +234,7 @@ export const config: Config.Config<GrpcTransportOptions> = Config.all({
   maxInboundMessageSize: Config.integer("AGENT_MAX_INBOUND_MESSAGE_SIZE").pipe(
     Config.withDefault(defaultMaxInboundMessageSize)
   ),
+  flowControlWindow: Config.integer("AGENT_FLOW_CONTROL_WINDOW").pipe(Config.withDefault(defaultFlowControlWindow)),
   tls: tlsConfig
 })
 
@@ -280,6 +298,15 @@ const Settings = Schema.Struct({
     ),
     { default: () => defaultMaxInboundMessageSize }
   ),
+  flowControlWindow: Schema.optionalWith(
+    Schema.Number.pipe(
+      Schema.filter((size) =>
+        (Number.isInteger(size) && size >= 65535 && size <= 2 ** 31 - 1) ||
+        `must be a number of bytes from 65535 (HTTP/2's smallest window) to 2147483647, not ${size}`
+      )
+    ),
+    { default: () => defaultFlowControlWindow }
+  ),
   keepalive: Schema.optionalWith(
     Schema.Struct({
       interval: Schema.optionalWith(DurationSetting, { default: () => defaultKeepalive.interval }),
@@ -302,6 +329,7 @@ const target = (host: string, port: number): string =>
 
 const channelOptions = (settings: typeof Settings.Type): grpc.ChannelOptions => ({
   "grpc.max_receive_message_length": settings.maxInboundMessageSize,
+  "grpc-node.flow_control_window": settings.flowControlWindow,
   "grpc.keepalive_time_ms": Duration.toMillis(Duration.decode(settings.keepalive.interval)),
   "grpc.keepalive_timeout_ms": Duration.toMillis(Duration.decode(settings.keepalive.timeout)),
   "grpc.keepalive_permit_without_calls": settings.keepalive.withoutCalls ? 1 : 0,
