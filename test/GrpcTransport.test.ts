@@ -4,7 +4,7 @@ import { FragmentInformation } from "../src/core/Fragment.js"
 import type { BackupMessage, FragmentRequest, RestoreMessage } from "../src/core/Message.js"
 import { AgentMessage, FilePart, OrchestratorMessage } from "../src/core/Message.js"
 import * as GrpcTransport from "../src/transport/GrpcTransport.js"
-import { ControlStreamEnded, DataChannelError, OrchestratorTransport } from "../src/transport/OrchestratorTransport.js"
+import { ControlStreamEnded, DataChannelError, DataChannelTimeout, OrchestratorTransport } from "../src/transport/OrchestratorTransport.js"
 import { softwareVersion } from "./support/agentHarness.js"
 import * as TestServer from "./support/TestServer.js"
 
@@ -176,7 +176,7 @@ describe("GrpcTransport control stream", () => {
       yield* control.send(registration)
       // An upload on the same channel fails fast: the channel has seen that
       // nothing listens, and the control call is still waiting.
-      const upload = yield* transport.openUpload
+      const upload = yield* transport.openUpload()
       const refused = yield* upload.finish.pipe(Effect.flip)
       expect(refused.status).toBe("UNAVAILABLE")
 
@@ -208,7 +208,7 @@ describe("GrpcTransport upload", () => {
     Effect.gen(function*() {
       const server = yield* TestServer.make()
       const transport = yield* transportOn(server.port)
-      const upload = yield* transport.openUpload
+      const upload = yield* transport.openUpload()
       for (const message of uploadMessages) yield* upload.write(message)
       yield* upload.finish
       const outcome = yield* (yield* server.uploads).outcome
@@ -220,7 +220,7 @@ describe("GrpcTransport upload", () => {
     Effect.gen(function*() {
       const server = yield* TestServer.make({ pauseUploads: true })
       const transport = yield* transportOn(server.port)
-      const upload = yield* transport.openUpload
+      const upload = yield* transport.openUpload()
       const chunk = FilePart.Content({ file: "BACKUP_FILE", content: new Uint8Array(64 * 1024).fill(7) })
       const total = 400
       let written = 0
@@ -246,12 +246,28 @@ describe("GrpcTransport upload", () => {
       expect(outcome.messages.length).toBe(total)
     }))
 
+  it.scoped("fails a write that waited the idle timeout for the server to take more with DataChannelTimeout", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make({ pauseUploads: true })
+      const transport = yield* transportOn(server.port)
+      const upload = yield* transport.openUpload({ idleTimeout: Duration.seconds(30) })
+      const chunk = FilePart.Content({ file: "BACKUP_FILE", content: new Uint8Array(64 * 1024).fill(7) })
+      const writing = yield* Effect.fork(Effect.forever(upload.write(chunk)))
+      yield* server.uploads
+      while ((yield* Fiber.status(writing))._tag === "Running") yield* Effect.yieldNow()
+      yield* TestClock.adjust("29 seconds")
+      expect((yield* Fiber.status(writing))._tag).toBe("Suspended")
+      yield* TestClock.adjust("1 second")
+      const failure = yield* Fiber.join(writing).pipe(Effect.flip)
+      expect(failure).toEqual(new DataChannelTimeout({ waitingFor: "the orchestrator to take more", after: Duration.seconds(30) }))
+    }))
+
   it.scoped("fails finish with the server's status and description when it answers ABORTED", () =>
     Effect.gen(function*() {
       const details = "Orchestrator not expecting backup. No create-backup job is in progress."
       const server = yield* TestServer.make({ answerUpload: () => ({ status: "ABORTED", details }) })
       const transport = yield* transportOn(server.port)
-      const upload = yield* transport.openUpload
+      const upload = yield* transport.openUpload()
       for (const message of uploadMessages) yield* upload.write(message)
       const failure = yield* upload.finish.pipe(Effect.flip)
       expect(failure).toEqual(new DataChannelError({ status: "ABORTED", details }))
@@ -264,7 +280,7 @@ describe("GrpcTransport upload", () => {
       const server = yield* TestServer.make({ answerUpload: () => "hold" })
       const transport = yield* transportOn(server.port)
       const scope = yield* Scope.make()
-      const upload = yield* Scope.extend(transport.openUpload, scope)
+      const upload = yield* Scope.extend(transport.openUpload(), scope)
       for (const message of uploadMessages.slice(0, 3)) yield* upload.write(message)
       const call = yield* server.uploads
       yield* Scope.close(scope, Exit.void)
@@ -277,7 +293,7 @@ describe("GrpcTransport upload", () => {
       const server = yield* TestServer.make({ answerUpload: () => "hold" })
       const transport = yield* transportOn(server.port)
       const writing = yield* Effect.fork(Effect.scoped(Effect.gen(function*() {
-        const upload = yield* transport.openUpload
+        const upload = yield* transport.openUpload()
         yield* upload.write(metadata)
         yield* Effect.never
       })))
@@ -291,13 +307,13 @@ describe("GrpcTransport upload", () => {
     Effect.gen(function*() {
       const port = yield* TestServer.freePort
       const transport = yield* transportOn(port)
-      const upload = yield* transport.openUpload
+      const upload = yield* transport.openUpload()
       const failure = yield* Effect.gen(function*() {
         for (const message of uploadMessages) yield* upload.write(message)
         yield* upload.finish
       }).pipe(Effect.flip)
       expect(failure).toBeInstanceOf(DataChannelError)
-      expect(failure.status).toBe("UNAVAILABLE")
+      expect(failure).toMatchObject({ status: "UNAVAILABLE" })
     }))
 })
 

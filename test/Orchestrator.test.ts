@@ -216,7 +216,7 @@ describe("the development orchestrator when things go wrong", () => {
         // A misbehaving agent: the right bytes with a wrong checksum, sent by hand.
         executeBackup: () =>
           Effect.scoped(Effect.gen(function*() {
-            const upload = yield* transport.openUpload
+            const upload = yield* transport.openUpload()
             yield* upload.write({
               _tag: "Metadata",
               metadata: {

@@ -146,10 +146,14 @@ const fragmentMetadata: BackupMessage = {
  */
 const tryUpload = (transport: OrchestratorTransport["Type"]) =>
   Effect.scoped(Effect.gen(function*() {
-    const upload = yield* transport.openUpload
+    const upload = yield* transport.openUpload()
     yield* upload.write(fragmentMetadata)
     yield* upload.finish
-  })).pipe(Effect.flip)
+  })).pipe(
+    // No idle timeout was asked for: a timeout would be a bug.
+    Effect.catchTag("DataChannelTimeout", Effect.die),
+    Effect.flip
+  )
 
 const backupAndRestore = (orchestrator: Orchestrator.Orchestrator["Type"], target: string) =>
   Effect.gen(function*() {

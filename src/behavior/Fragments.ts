@@ -16,7 +16,7 @@ import { basename, join } from "node:path"
 import { randomBytes } from "node:crypto"
 import { fileNameProblem } from "../core/Checksum.js"
 import { FragmentInformation } from "../core/Fragment.js"
-import type { BackupMessage, FragmentFile, FragmentRequest, RestoreMessage } from "../core/Message.js"
+import type { FragmentFile, FragmentRequest, RestoreMessage } from "../core/Message.js"
 import { FilePart } from "../core/Message.js"
 import { idProblem } from "../core/Registration.js"
 import * as RestoreReader from "../core/RestoreReader.js"
@@ -387,8 +387,7 @@ const sendFile = (
 ) =>
   Effect.gen(function*() {
     const { chunkSize } = channel.settings
-    const write = (message: BackupMessage) =>
-      upload.write(message).pipe(withTimeout(channel, "the orchestrator to take the next chunk"))
+    const write = upload.write
     const hash = yield* channel.checksums.open(source.size)
     let done = 0
     // Chunks are cut to chunkSize whatever the source yields; an empty chunk
@@ -502,11 +501,11 @@ export const sendFragment = (
       customInformation: { ...fragment.customInformation }
     })
     const report = reporter(channel, "upload", target, fragment.fragmentId)
-    const upload = yield* channel.transport.openUpload
+    const upload = yield* channel.transport.openUpload({ idleTimeout: channel.settings.timeout })
     yield* upload.write({
       _tag: "Metadata",
       metadata: { agentId: channel.agentId, backupName: target.backupName, backupType: "", fragment: information }
-    }).pipe(withTimeout(channel, "the orchestrator to take the fragment's metadata"))
+    })
     const sentBackupFile = yield* sendFile(channel, upload, report, "BACKUP_FILE", backupFile)
     const sentCustomMetadata = customMetadataFile === undefined
       ? undefined

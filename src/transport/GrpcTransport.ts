@@ -41,7 +41,7 @@ import type { AgentMessage, BackupMessage, FragmentRequest, OrchestratorMessage,
 import type { FieldProblem } from "../core/Registration.js"
 import { fieldProblems } from "../core/Registration.js"
 import * as Status from "../core/Status.js"
-import type { ControlStream, DownloadOptions, FragmentUpload } from "./OrchestratorTransport.js"
+import type { ControlStream, DataCallOptions, FragmentUpload } from "./OrchestratorTransport.js"
 import { ControlStreamEnded, DataChannelError, DataChannelTimeout, OrchestratorTransport } from "./OrchestratorTransport.js"
 import * as Tls from "./Tls.js"
 import * as Wire from "./Wire.js"
@@ -498,7 +498,8 @@ const uploadFailure = (status: grpc.StatusObject): DataChannelError =>
     ? new DataChannelError({ status: "OK", details: "The call ended before the upload was finished" })
     : new DataChannelError(statusOf(status))
 
-const openUpload = (client: CurrentClient): Effect.Effect<FragmentUpload, DataChannelError, Scope.Scope> =>
+const openUpload = (client: CurrentClient) =>
+(options: DataCallOptions = {}): Effect.Effect<FragmentUpload, DataChannelError, Scope.Scope> =>
   Effect.gen(function*() {
     const outcome = yield* Deferred.make<grpc.StatusObject>()
     const { state, stream } = yield* Effect.acquireRelease(
@@ -554,7 +555,16 @@ const openUpload = (client: CurrentClient): Effect.Effect<FragmentUpload, DataCh
       state.wake?.()
     }
 
-    const write = (message: BackupMessage): Effect.Effect<void, DataChannelError> =>
+    // The idle timer is armed only while a write waits for room.
+    const { idleTimeout } = options
+    const waited: Effect.Effect<void, DataChannelTimeout> = idleTimeout === undefined ? room : room.pipe(
+      Effect.timeoutFail({
+        duration: idleTimeout,
+        onTimeout: () => new DataChannelTimeout({ waitingFor: "the orchestrator to take more", after: idleTimeout })
+      })
+    )
+
+    const write = (message: BackupMessage): Effect.Effect<void, DataChannelError | DataChannelTimeout> =>
       Effect.suspend(() => {
         if (state.outcome !== undefined) return Effect.fail(uploadFailure(state.outcome))
         if (state.finishing) return Effect.dieMessage("bro-agent: an upload was written after its finish")
@@ -562,7 +572,7 @@ const openUpload = (client: CurrentClient): Effect.Effect<FragmentUpload, DataCh
         stream.write(Wire.codecs.BackupData.encode(Wire.backupToWire(message)), written)
         return state.inFlight < maxUploadMessagesInFlight
           ? Effect.void
-          : Effect.zipRight(room, state.outcome === undefined ? Effect.void : ended)
+          : Effect.zipRight(waited, Effect.suspend(() => state.outcome === undefined ? Effect.void : ended))
       })
 
     const finish: Effect.Effect<void, DataChannelError> = Effect.suspend(() => {
@@ -584,7 +594,7 @@ const openUpload = (client: CurrentClient): Effect.Effect<FragmentUpload, DataCh
 const openDownload = (client: CurrentClient) =>
 (
   request: FragmentRequest,
-  options: DownloadOptions = {}
+  options: DataCallOptions = {}
 ): Stream.Stream<RestoreMessage, DataChannelError | DataChannelTimeout> =>
   Stream.unwrapScoped(
     Effect.gen(function*() {

@@ -133,7 +133,8 @@ export const layer = (
       notFound
     )
 
-    const openUpload: Effect.Effect<FragmentUpload, DataChannelError, Scope.Scope> = Effect.gen(function*() {
+    // Writes never wait here, so the idle timeout has nothing to time.
+    const openUpload = (): Effect.Effect<FragmentUpload, DataChannelError, Scope.Scope> => Effect.gen(function*() {
       const messages: Array<BackupMessage> = []
       const finished = yield* Ref.make(false)
       yield* Effect.addFinalizer(() =>

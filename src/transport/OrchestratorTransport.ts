@@ -65,17 +65,19 @@ export class DataChannelTimeout extends Data.TaggedError("DataChannelTimeout")<{
 }
 
 /**
- * How a fragment download waits for the orchestrator.
+ * How a data-channel call (a fragment's upload or download) waits for the
+ * orchestrator.
  *
  * @since 0.1.0
  * @category models
  */
-export interface DownloadOptions {
+export interface DataCallOptions {
   /**
-   * How long a pull may wait for the orchestrator's next message, when none
-   * is buffered, before the download fails with {@link DataChannelTimeout}.
-   * No limit when absent. The timer runs only while the download waits, so
-   * that a fast transfer pays nothing for it.
+   * How long the call may wait for the orchestrator, with no progress,
+   * before it fails with {@link DataChannelTimeout}: a download's pull for
+   * the next message when none is buffered, an upload's write for room to
+   * send (flow control). No limit when absent. The timer runs only while the
+   * call waits, so that a fast transfer pays nothing for it.
    */
   readonly idleTimeout?: Duration.Duration | undefined
 }
@@ -116,7 +118,7 @@ export interface FragmentUpload {
    * completes (it encoded or copied them), so the caller may reuse a chunk's
    * buffer for the next one.
    */
-  readonly write: (message: BackupMessage) => Effect.Effect<void, DataChannelError>
+  readonly write: (message: BackupMessage) => Effect.Effect<void, DataChannelError | DataChannelTimeout>
   /** Half-closes the call and awaits the orchestrator's final status: anything but OK fails. */
   readonly finish: Effect.Effect<void, DataChannelError>
 }
@@ -144,14 +146,14 @@ export class OrchestratorTransport extends Context.Tag("bro-agent/OrchestratorTr
      */
     readonly openControl: Effect.Effect<ControlStream, never, Scope.Scope>
     /** Opens a fragment upload; see {@link FragmentUpload}. */
-    readonly openUpload: Effect.Effect<FragmentUpload, DataChannelError, Scope.Scope>
+    readonly openUpload: (options?: DataCallOptions) => Effect.Effect<FragmentUpload, DataChannelError, Scope.Scope>
     /**
      * Opens a fragment download. Pulling the stream drives flow control;
      * interrupting it cancels the call.
      */
     readonly openDownload: (
       request: FragmentRequest,
-      options?: DownloadOptions
+      options?: DataCallOptions
     ) => Stream.Stream<RestoreMessage, DataChannelError | DataChannelTimeout>
   }
 >() {}

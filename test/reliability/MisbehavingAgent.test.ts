@@ -69,7 +69,7 @@ const badUploads: ReadonlyArray<BadUpload> = [
   {
     name: "an upload whose first message is not METADATA",
     upload: (transport) =>
-      Effect.scoped(Effect.flatMap(transport.openUpload, (upload) => sendAll(upload, backupFile(contentChecksum)))),
+      Effect.scoped(Effect.flatMap(transport.openUpload(), (upload) => sendAll(upload, backupFile(contentChecksum)))),
     refusal: /^The first message of a backup must be METADATA$/,
     // Nothing ties an upload without metadata to an agent: this rogue reports the failure it saw.
     claimsSuccess: false
@@ -78,7 +78,7 @@ const badUploads: ReadonlyArray<BadUpload> = [
     name: "an upload with an invalid fragment id",
     upload: (transport) =>
       Effect.scoped(
-        Effect.flatMap(transport.openUpload, (upload) => sendAll(upload, [metadata("../escape"), ...backupFile(contentChecksum)]))
+        Effect.flatMap(transport.openUpload(), (upload) => sendAll(upload, [metadata("../escape"), ...backupFile(contentChecksum)]))
       ),
     refusal: /^<\.\.\/escape> is an invalid fragment id$/,
     claimsSuccess: true
@@ -87,7 +87,7 @@ const badUploads: ReadonlyArray<BadUpload> = [
     name: "an upload whose checksum differs from its bytes",
     upload: (transport) =>
       Effect.scoped(
-        Effect.flatMap(transport.openUpload, (upload) => sendAll(upload, [metadata(`${rogueId}_0`), ...backupFile("0".repeat(32))]))
+        Effect.flatMap(transport.openUpload(), (upload) => sendAll(upload, [metadata(`${rogueId}_0`), ...backupFile("0".repeat(32))]))
       ),
     refusal: /^checksum mismatch: received 0{32}, computed ED076287532E86365E841E92BFC50D8C$/,
     claimsSuccess: true
@@ -96,7 +96,7 @@ const badUploads: ReadonlyArray<BadUpload> = [
     name: "an upload cut in the middle of its backup file",
     upload: (transport, storage) =>
       Effect.scoped(Effect.gen(function*() {
-        const upload = yield* transport.openUpload
+        const upload = yield* transport.openUpload()
         yield* upload.write(metadata(`${rogueId}_0`))
         yield* upload.write(FilePart.FileName({ file: "BACKUP_FILE", fileName: "dump.sql" }))
         yield* upload.write(FilePart.Content({ file: "BACKUP_FILE", content }))
