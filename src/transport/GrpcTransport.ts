@@ -452,6 +452,52 @@ const openControl = (client: CurrentClient): Effect.Effect<ControlStream, never,
   })
 
 // ---------------------------------------------------------------------------
+// Idle timeout
+// ---------------------------------------------------------------------------
+
+/** How long a data call may wait with no progress; see `DataCallOptions.idleTimeout`. */
+interface IdleTimer {
+  /** A wait began: `expire` is called if it lasts the idle timeout. */
+  readonly begin: (expire: (after: Duration.Duration) => void) => void
+  /** The wait ended. */
+  readonly end: () => void
+}
+
+const noIdleTimer: IdleTimer = { begin: () => {}, end: () => {} }
+
+// One fiber for the call's whole life, which sleeps until the current wait
+// would expire: a fast transfer waits every few milliseconds, and a timer
+// armed and cleared for each wait cost it CPU and memory.
+const idleTimer = (after: Duration.Duration | undefined): Effect.Effect<IdleTimer, never, Scope.Scope> =>
+  after === undefined ? Effect.succeed(noIdleTimer) : Effect.gen(function*() {
+    const clock = yield* Effect.clock
+    const limit = Duration.toMillis(after)
+    const waiting = yield* Effect.makeLatch(false)
+    let since = 0
+    let expire: ((after: Duration.Duration) => void) | undefined
+    yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
+      yield* waiting.await
+      const expiring = expire
+      if (expiring === undefined) return waiting.unsafeClose()
+      const left = since + limit - clock.unsafeCurrentTimeMillis()
+      if (left > 0) return yield* Effect.sleep(Duration.millis(left))
+      expire = undefined
+      waiting.unsafeClose()
+      expiring(after)
+    })))
+    return {
+      begin: (onExpiry) => {
+        since = clock.unsafeCurrentTimeMillis()
+        expire = onExpiry
+        waiting.unsafeOpen()
+      },
+      end: () => {
+        expire = undefined
+      }
+    }
+  })
+
+// ---------------------------------------------------------------------------
 // Upload
 // ---------------------------------------------------------------------------
 
@@ -535,18 +581,26 @@ const openUpload = (client: CurrentClient) =>
 
     const ended = Effect.flatMap(Deferred.await(outcome), (status) => Effect.fail(uploadFailure(status)))
 
-    // Waits until fewer than maxUploadMessagesInFlight writes are pending, or the call ended.
-    const room = Effect.async<void>((resume) => {
+    // Waits until fewer than maxUploadMessagesInFlight writes are pending,
+    // or the call ended, or the idle timeout passed.
+    const timer = yield* idleTimer(options.idleTimeout)
+    const room = Effect.async<void, DataChannelTimeout>((resume) => {
       const check = () => {
         if (state.inFlight < maxUploadMessagesInFlight || state.outcome !== undefined) {
           state.wake = undefined
+          timer.end()
           resume(Effect.void)
         }
       }
       state.wake = check
+      timer.begin((after) => {
+        state.wake = undefined
+        resume(Effect.fail(new DataChannelTimeout({ waitingFor: "the orchestrator to take more", after })))
+      })
       check()
       return Effect.sync(() => {
         state.wake = undefined
+        timer.end()
       })
     })
 
@@ -554,15 +608,6 @@ const openUpload = (client: CurrentClient) =>
       state.inFlight--
       state.wake?.()
     }
-
-    // The idle timer is armed only while a write waits for room.
-    const { idleTimeout } = options
-    const waited: Effect.Effect<void, DataChannelTimeout> = idleTimeout === undefined ? room : room.pipe(
-      Effect.timeoutFail({
-        duration: idleTimeout,
-        onTimeout: () => new DataChannelTimeout({ waitingFor: "the orchestrator to take more", after: idleTimeout })
-      })
-    )
 
     const write = (message: BackupMessage): Effect.Effect<void, DataChannelError | DataChannelTimeout> =>
       Effect.suspend(() => {
@@ -572,7 +617,7 @@ const openUpload = (client: CurrentClient) =>
         stream.write(Wire.codecs.BackupData.encode(Wire.backupToWire(message)), written)
         return state.inFlight < maxUploadMessagesInFlight
           ? Effect.void
-          : Effect.zipRight(waited, Effect.suspend(() => state.outcome === undefined ? Effect.void : ended))
+          : Effect.zipRight(room, Effect.suspend(() => state.outcome === undefined ? Effect.void : ended))
       })
 
     const finish: Effect.Effect<void, DataChannelError> = Effect.suspend(() => {
@@ -650,28 +695,29 @@ const openDownload = (client: CurrentClient) =>
           : Effect.fail(Option.some(new DataChannelError(statusOf(status))))
       }
 
-      const arrival = Effect.async<Chunk.Chunk<RestoreMessage>, Option.Option<DataChannelError>>((resume) => {
-        const attempt = () => {
-          const taken = take()
-          if (taken === undefined) state.wake = attempt
-          else resume(taken)
-        }
-        attempt()
-        return Effect.sync(() => {
-          state.wake = undefined
-        })
-      })
-
-      // The idle timer is armed only when nothing is buffered.
-      const { idleTimeout } = options
-      const waited: Effect.Effect<Chunk.Chunk<RestoreMessage>, Option.Option<DataChannelError | DataChannelTimeout>> =
-        idleTimeout === undefined ? arrival : arrival.pipe(
-          Effect.timeoutFail({
-            duration: idleTimeout,
-            onTimeout: () =>
-              Option.some(new DataChannelTimeout({ waitingFor: "the orchestrator's next chunk", after: idleTimeout }))
+      const timer = yield* idleTimer(options.idleTimeout)
+      const waited = Effect.async<Chunk.Chunk<RestoreMessage>, Option.Option<DataChannelError | DataChannelTimeout>>(
+        (resume) => {
+          const attempt = () => {
+            const taken = take()
+            if (taken === undefined) {
+              state.wake = attempt
+            } else {
+              timer.end()
+              resume(taken)
+            }
+          }
+          timer.begin((after) => {
+            state.wake = undefined
+            resume(Effect.fail(Option.some(new DataChannelTimeout({ waitingFor: "the orchestrator's next chunk", after }))))
           })
-        )
+          attempt()
+          return Effect.sync(() => {
+            state.wake = undefined
+            timer.end()
+          })
+        }
+      )
       const pull = Effect.suspend(() => take() ?? waited)
 
       return Stream.repeatEffectChunkOption(pull)
