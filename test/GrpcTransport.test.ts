@@ -262,6 +262,19 @@ describe("GrpcTransport upload", () => {
       expect(failure).toEqual(new DataChannelTimeout({ waitingFor: "the orchestrator to take more", after: Duration.seconds(30) }))
     }))
 
+  it.scoped("cancels an upload with an idle timeout opened in an uninterruptible region when its scope closes", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      const transport = yield* transportOn(server.port)
+      const upload = yield* Effect.uninterruptible(Effect.scoped(Effect.gen(function*() {
+        const upload = yield* transport.openUpload({ idleTimeout: Duration.seconds(30) })
+        yield* upload.write(FilePart.FileName({ file: "BACKUP_FILE", fileName: "dump.sql" }))
+        return upload
+      })))
+      const failure = yield* upload.finish.pipe(Effect.flip)
+      expect(failure).toMatchObject({ _tag: "DataChannelError", status: "CANCELLED" })
+    }))
+
   it.scoped("fails finish with the server's status and description when it answers ABORTED", () =>
     Effect.gen(function*() {
       const details = "Orchestrator not expecting backup. No create-backup job is in progress."

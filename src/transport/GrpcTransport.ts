@@ -475,7 +475,9 @@ const idleTimer = (after: Duration.Duration | undefined): Effect.Effect<IdleTime
     const waiting = yield* Effect.makeLatch(false)
     let since = 0
     let expire: ((after: Duration.Duration) => void) | undefined
-    yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
+    // Interruptible even when the call was opened in an uninterruptible
+    // region, or closing the call's scope would wait for it forever.
+    yield* Effect.forkScoped(Effect.interruptible(Effect.forever(Effect.gen(function*() {
       yield* waiting.await
       const expiring = expire
       if (expiring === undefined) return waiting.unsafeClose()
@@ -484,7 +486,7 @@ const idleTimer = (after: Duration.Duration | undefined): Effect.Effect<IdleTime
       expire = undefined
       waiting.unsafeClose()
       expiring(after)
-    })))
+    }))))
     return {
       begin: (onExpiry) => {
         since = clock.unsafeCurrentTimeMillis()
