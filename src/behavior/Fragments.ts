@@ -729,8 +729,7 @@ export const downloadFragment = (
             )
           }
           case "Bytes":
-            // Never cut short, so the handle is never closed under a write.
-            return file === undefined ? Effect.void : Effect.uninterruptible(file.writeAll(output.bytes))
+            return file === undefined ? Effect.void : file.writeAll(output.bytes)
           case "FileVerified":
             written.set(output.file, {
               path: join(folder, output.fileName),
@@ -741,13 +740,10 @@ export const downloadFragment = (
         }
       }
     const next = yield* checkedPull(channel, target, fragment)
-    // What one pull gave is written while the next pull reads and checks.
-    let outputs = yield* untilEnd(next)
-    while (Option.isSome(outputs)) {
-      const current = outputs.value
-      outputs = (yield* Effect.zip(Effect.forEach(current, consume, { discard: true }), untilEnd(next), {
-        concurrent: true
-      }))[1]
+    for (;;) {
+      const outputs = yield* untilEnd(next)
+      if (Option.isNone(outputs)) break
+      for (const output of outputs.value) yield* consume(output)
     }
     for (const { temporary, final } of partials) yield* fs.rename(temporary, final)
     const backupFile = written.get("BACKUP_FILE")
