@@ -405,32 +405,36 @@ const sendFile = (
         )
       )
     }
-    // Sends `bytes`, which the caller may reuse once this completes.
-    const take = (bytes: Uint8Array): Effect.Effect<void, DataChannelError | DataChannelTimeout> =>
-      Effect.gen(function*() {
-        if (filled === 0 && bytes.length === chunkSize) return yield* sendChunk(bytes)
-        let offset = 0
+    // Sends `bytes`, which the caller may reuse once this completes. A plain
+    // loop, not a generator per chunk: see `checkedPull`.
+    const take = (bytes: Uint8Array): Effect.Effect<void, DataChannelError | DataChannelTimeout> => {
+      if (filled === 0 && bytes.length === chunkSize) return sendChunk(bytes)
+      let offset = 0
+      const rest = (): Effect.Effect<void, DataChannelError | DataChannelTimeout> => {
         while (offset < bytes.length) {
           const count = Math.min(chunkSize - filled, bytes.length - offset)
           pending.set(bytes.subarray(offset, offset + count), filled)
           filled += count
           offset += count
           if (filled === chunkSize) {
-            yield* sendChunk(pending)
             filled = 0
+            return Effect.flatMap(sendChunk(pending), rest)
           }
         }
-      })
+        return Effect.void
+      }
+      return Effect.suspend(rest)
+    }
 
     yield* write(FilePart.FileName({ file, fileName: source.fileName }))
     const content = source.content
     if (content._tag === "File") {
       const buffer = Buffer.allocUnsafe(chunkSize)
-      for (;;) {
-        const count = Number(yield* content.file.read(buffer))
-        if (count === 0) break
-        yield* take(buffer.subarray(0, count))
-      }
+      const sendAll: Effect.Effect<void, PlatformError | DataChannelError | DataChannelTimeout> = Effect.flatMap(
+        content.file.read(buffer),
+        (count) => count === BigInt(0) ? Effect.void : Effect.zipRight(take(buffer.subarray(0, Number(count))), sendAll)
+      )
+      yield* sendAll
     } else {
       yield* content.chunks.pipe(
         Stream.mapError((cause) => new SourceFailed({ reason: `the source failed: ${describeCause(cause)}`, cause })),
@@ -598,44 +602,56 @@ const checkedPull = (
     const report = reporter(channel, "download", target, fragment.fragmentId)
     const refused = (problem: RestoreReader.RestoreProblem) => Effect.fail(new ReaderRefused({ problem }))
 
-    const check = (messages: Chunk.Chunk<RestoreMessage>) =>
-      Effect.gen(function*() {
-        const outputs: Array<CheckedOutput> = []
-        for (const message of messages) {
+    // A plain loop that steps into an Effect only where one is needed (a
+    // session to open, a worker to wait for): an Effect.gen per pull made V8
+    // keep the chunks' buffers until a full collection.
+    const check = (messages: Chunk.Chunk<RestoreMessage>): Effect.Effect<Chunk.Chunk<CheckedOutput>, ReaderRefused> => {
+      const outputs: Array<CheckedOutput> = []
+      const pending = Chunk.toReadonlyArray(messages)
+      let index = 0
+      const rest = (): Effect.Effect<Chunk.Chunk<CheckedOutput>, ReaderRefused> => {
+        while (index < pending.length) {
+          const message = pending[index++]
+          if (message === undefined) continue
           const result = RestoreReader.read(state, message)
-          if (Either.isLeft(result)) return yield* refused(result.left)
+          if (Either.isLeft(result)) return refused(result.left)
           const { output, state: next } = result.right
           state = next
           if (output === undefined) continue
           switch (output._tag) {
             case "FileStarted": {
+              outputs.push(output)
               // A custom-metadata file is small by nature: it is hashed in place.
               const checksums = output.file === "BACKUP_FILE" ? channel.checksums : ChecksumWorker.inPlace
-              hash = yield* Scope.extend(checksums.open(output.file === "BACKUP_FILE" ? total : undefined), scope)
-              outputs.push(output)
-              break
+              return Effect.flatMap(Scope.extend(checksums.open(output.file === "BACKUP_FILE" ? total : undefined), scope), (session) => {
+                hash = session
+                return rest()
+              })
             }
             case "Bytes": {
-              if (hash === undefined) return yield* Effect.dieMessage("bro-agent: bytes arrived for a file not started")
-              yield* hash.update(output.bytes)
+              if (hash === undefined) return Effect.dieMessage("bro-agent: bytes arrived for a file not started")
               outputs.push(output)
               if (output.file === "BACKUP_FILE" && next._tag === "InFile") {
                 done += output.bytes.length
                 report.chunk({ file: "BACKUP_FILE", fileName: next.fileName, bytesDone: done, bytesTotal: total, done: false })
               }
-              break
+              return Effect.flatMap(hash.update(output.bytes), rest)
             }
             case "FileEnded": {
-              if (hash === undefined) return yield* Effect.dieMessage("bro-agent: a file ended that was not started")
-              const computed = yield* hash.digest
-              const problem = RestoreReader.checksumProblem(output, computed)
-              if (problem !== undefined) return yield* refused(problem)
-              outputs.push({ ...output, _tag: "FileVerified", checksum: computed })
+              if (hash === undefined) return Effect.dieMessage("bro-agent: a file ended that was not started")
+              return Effect.flatMap(hash.digest, (computed) => {
+                const problem = RestoreReader.checksumProblem(output, computed)
+                if (problem !== undefined) return refused(problem)
+                outputs.push({ ...output, _tag: "FileVerified", checksum: computed })
+                return rest()
+              })
             }
           }
         }
-        return Chunk.unsafeFromArray(outputs)
-      })
+        return Effect.succeed(Chunk.unsafeFromArray(outputs))
+      }
+      return Effect.suspend(rest)
+    }
 
     const atEnd = Effect.suspend(() => {
       const ended = RestoreReader.end(state)
@@ -740,11 +756,15 @@ export const downloadFragment = (
         }
       }
     const next = yield* checkedPull(channel, target, fragment)
-    for (;;) {
-      const outputs = yield* untilEnd(next)
-      if (Option.isNone(outputs)) break
-      for (const output of outputs.value) yield* consume(output)
-    }
+    // A loop of Effects rather than of a generator: see `checkedPull`.
+    const drain: Effect.Effect<void, DownloadError | PlatformError, Scope.Scope> = Effect.flatMap(
+      untilEnd(next),
+      Option.match({
+        onNone: () => Effect.void,
+        onSome: (outputs) => Effect.zipRight(Effect.forEach(outputs, consume, { discard: true }), Effect.suspend(() => drain))
+      })
+    )
+    yield* drain
     for (const { temporary, final } of partials) yield* fs.rename(temporary, final)
     const backupFile = written.get("BACKUP_FILE")
     if (backupFile === undefined) return yield* Effect.dieMessage("bro-agent: a verified download has no backup file")
