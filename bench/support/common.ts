@@ -29,6 +29,8 @@ export const readyMarker = "BENCH-READY "
  *   messages, no hashing.
  * - `bare-download`: a raw grpc-js server stream on `restore`, messages read
  *   and dropped, no hashing, no disk.
+ * - `bare-download-1mib`: the same with the agent's 1 MiB HTTP/2 receive
+ *   window (grpc-js's own is 64 KiB): informational, not a target's baseline.
  * - `agent-upload`: `Fragments.sendFragment` from the file.
  * - `agent-download`: `Fragments.downloadFragment` into a folder (disk write
  *   and MD5 check).
@@ -39,6 +41,7 @@ export const programNames = [
   "md5",
   "bare-upload",
   "bare-download",
+  "bare-download-1mib",
   "agent-upload",
   "agent-download",
   "agent-download-stream"

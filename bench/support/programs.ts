@@ -196,9 +196,12 @@ const run = async (options: ProgramOptions): Promise<ProgramResult> => {
     case "md5":
       return measure(options, () => md5Alone(options))
     case "bare-upload":
-    case "bare-download": {
+    case "bare-download":
+    case "bare-download-1mib": {
       const methods = loadDataMethods()
-      const client = new grpc.Client(`127.0.0.1:${options.port}`, grpc.credentials.createInsecure())
+      // The agent's default window (GrpcTransport.defaultFlowControlWindow), for the informational baseline.
+      const channelOptions = options.program === "bare-download-1mib" ? { "grpc-node.flow_control_window": 1024 * 1024 } : {}
+      const client = new grpc.Client(`127.0.0.1:${options.port}`, grpc.credentials.createInsecure(), channelOptions)
       return measure(
         options,
         () => options.program === "bare-upload" ? bareUpload(options, client, methods) : bareDownload(options, client, methods)
