@@ -19,10 +19,14 @@
  *
  * The orchestrator's side is one more process (`support/orchestrator.ts`): a
  * minimal grpc-js `DataInterface` server that drops uploads and streams the
- * file for restores, honouring flow control. It keeps grpc-js's HTTP/2
- * windows (64 KiB, where BRO's grpc-java starts at 1 MiB), so a transfer is
- * partly bound by round trips between the two processes, for the baselines
- * and the agent alike. The programs run interleaved, round after round
+ * file for restores, honouring flow control. It keeps grpc-js's 64 KiB
+ * HTTP/2 window for what it receives (BRO's grpc-java has 1 MiB), so an
+ * upload is partly bound by round trips between the two processes, for the
+ * baseline and the agent alike. For a download the receiving client's
+ * window counts: the agent's is 1 MiB (`GrpcTransport`'s default, as
+ * grpc-java's), `bare-download` keeps grpc-js's 64 KiB as the issue's
+ * baseline, and `bare-download-1mib` shows the bare client with the agent's
+ * window, for information. The programs run interleaved, round after round
  * (A B C … A B C …), because this machine's figures move by tens of percent
  * between runs; the report gives, per program, the median throughput, the
  * CPU used by the measured process and by the orchestrator during the

@@ -583,8 +583,9 @@ const untilEnd = <A, E>(pull: Effect.Effect<A, Option.Option<E>>): Effect.Effect
 // passed of the next messages, and fails with `None` at the stream's end. The
 // pure reader checks the order and the names; each file is hashed as its
 // bytes pass and its checksum compared at its end. The messages of one pull
-// are checked in one Effect: an Effect per message as a stage of a Stream
-// makes V8 collect the whole heap again and again while chunks arrive.
+// are checked in one Effect: an Effect per message as a stage of a Stream (or
+// a generator per pull) made V8 keep the chunks' buffers until full
+// collections, run back to back while chunks arrive.
 const checkedPull = (
   channel: DataChannel,
   target: BackupTarget,
@@ -723,38 +724,38 @@ export const downloadFragment = (
     const written = new Map<FragmentFile, { path: string; size: number; checksum: string }>()
     let file: FileSystem.File | undefined
     const consume = (output: CheckedOutput): Effect.Effect<void, PlatformError | ReaderRefused, Scope.Scope> => {
-        switch (output._tag) {
-          case "FileStarted": {
-            if (output.file === "CUSTOM_METADATA_FILE" && partials.some(({ final }) => final === join(folder, output.fileName))) {
-              return Effect.fail(
-                new ReaderRefused({
-                  problem: {
-                    reason: "the custom-metadata file has the name of the backup file and would overwrite it",
-                    fileName: output.fileName
-                  }
-                })
-              )
-            }
-            currentName = output.fileName
-            const final = join(folder, output.fileName)
-            // A short name of its own: a long (valid) file name plus a suffix could pass the file system's limit.
-            const temporary = join(folder, `.bro-partial-${randomBytes(6).toString("hex")}`)
-            partials.push({ temporary, final })
-            return fs.open(temporary, { flag: "w" }).pipe(
-              Effect.flatMap((opened) => Effect.sync(() => void (file = opened)))
+      switch (output._tag) {
+        case "FileStarted": {
+          if (output.file === "CUSTOM_METADATA_FILE" && partials.some(({ final }) => final === join(folder, output.fileName))) {
+            return Effect.fail(
+              new ReaderRefused({
+                problem: {
+                  reason: "the custom-metadata file has the name of the backup file and would overwrite it",
+                  fileName: output.fileName
+                }
+              })
             )
           }
-          case "Bytes":
-            return file === undefined ? Effect.void : file.writeAll(output.bytes)
-          case "FileVerified":
-            written.set(output.file, {
-              path: join(folder, output.fileName),
-              size: output.size,
-              checksum: output.checksum
-            })
-            return Effect.void
+          currentName = output.fileName
+          const final = join(folder, output.fileName)
+          // A short name of its own: a long (valid) file name plus a suffix could pass the file system's limit.
+          const temporary = join(folder, `.bro-partial-${randomBytes(6).toString("hex")}`)
+          partials.push({ temporary, final })
+          return fs.open(temporary, { flag: "w" }).pipe(
+            Effect.flatMap((opened) => Effect.sync(() => void (file = opened)))
+          )
         }
+        case "Bytes":
+          return file === undefined ? Effect.void : file.writeAll(output.bytes)
+        case "FileVerified":
+          written.set(output.file, {
+            path: join(folder, output.fileName),
+            size: output.size,
+            checksum: output.checksum
+          })
+          return Effect.void
       }
+    }
     const next = yield* checkedPull(channel, target, fragment)
     // A loop of Effects rather than of a generator: see `checkedPull`.
     const drain: Effect.Effect<void, DownloadError | PlatformError, Scope.Scope> = Effect.flatMap(
