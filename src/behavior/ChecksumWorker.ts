@@ -112,8 +112,10 @@ type WorkerReply =
 /** What the event loop keeps of one session. */
 interface SessionState {
   readonly free: Array<number>
+  /** Resumes an update waiting for a free slot. */
   wake: (() => void) | undefined
-  checksum: ((checksum: string) => void) | undefined
+  /** Resumes a digest waiting for the worker's answer: a checksum, or the thread's failure. */
+  answer: ((checksum: Effect.Effect<string>) => void) | undefined
 }
 
 interface HashingThread {
@@ -157,7 +159,7 @@ const startThread: Effect.Effect<HashingThread, never, Scope.Scope> = Effect.acq
         session.wake = undefined
         wake?.()
       } else {
-        session.checksum?.(reply.checksum)
+        session.answer?.(Effect.succeed(reply.checksum))
       }
     })
     const stopped = (failure: Error) => {
@@ -165,7 +167,7 @@ const startThread: Effect.Effect<HashingThread, never, Scope.Scope> = Effect.acq
       thread.failure = failure
       for (const session of thread.sessions.values()) {
         session.wake?.()
-        session.checksum?.("")
+        session.answer?.(Effect.die(failure))
       }
     }
     worker.on("error", stopped)
@@ -195,7 +197,7 @@ const workerSession = (thread: HashingThread): Effect.Effect<Md5Session, never, 
     const state: SessionState = {
       free: Array.from({ length: slotsPerSession }, (_, slot) => slot),
       wake: undefined,
-      checksum: undefined
+      answer: undefined
     }
     yield* Effect.acquireRelease(
       Effect.sync(() => {
@@ -251,10 +253,10 @@ const workerSession = (thread: HashingThread): Effect.Effect<Md5Session, never, 
     const digest = Effect.zipRight(
       checkThread(thread),
       Effect.async<string>((resume) => {
-        state.checksum = (checksum) => {
-          state.checksum = undefined
+        state.answer = (checksum) => {
+          state.answer = undefined
           thread.sessions.delete(id)
-          resume(thread.failure === undefined ? Effect.succeed(checksum) : Effect.die(thread.failure))
+          resume(checksum)
         }
         flush()
         post(thread, { kind: "digest", id })
