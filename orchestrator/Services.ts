@@ -12,6 +12,7 @@ import type { FileSystem } from "@effect/platform"
 import type * as grpc from "@grpc/grpc-js"
 import { Data, Deferred, Effect, Either, Exit, Option, PubSub, Queue, Ref, SubscriptionRef } from "effect"
 import { join } from "node:path"
+import type { Md5 } from "../src/core/Checksum.js"
 import { md5 } from "../src/core/Checksum.js"
 import type { AgentMessage, BackupMessage, FilePart, FragmentRequest } from "../src/core/Message.js"
 import { FilePart as FileParts, OrchestratorMessage } from "../src/core/Message.js"
@@ -352,8 +353,8 @@ export const upload = (
         (folder) => (committed ? Effect.void : fs.remove(folder, { recursive: true }).pipe(Effect.ignore))
       )
       let reader: RestoreReader.ReaderState = RestoreReader.initial
-      let hash = md5()
-      let file: FileSystem.File | undefined
+      // The file being written and its MD5, from its name to its checksum.
+      let file: { readonly handle: FileSystem.File; readonly hash: Md5 } | undefined
       const stored: { backupFile?: StoredFile; customMetadataFile?: StoredFile } = {}
       const subfolder = (part: FilePart) => join(folder, part.file === "BACKUP_FILE" ? "data" : "customMetadata")
 
@@ -401,13 +402,12 @@ export const upload = (
         const output = read.right.output
         if (output?._tag === "FileStarted" && message._tag === "FileName") {
           yield* fs.makeDirectory(subfolder(message), { recursive: true })
-          file = yield* fs.open(join(subfolder(message), output.fileName), { flag: "w" })
-          hash = md5()
+          file = { handle: yield* fs.open(join(subfolder(message), output.fileName), { flag: "w" }), hash: md5() }
         } else if (output?._tag === "Bytes" && file !== undefined) {
-          hash.update(output.bytes)
-          yield* file.writeAll(output.bytes)
-        } else if (output?._tag === "FileEnded" && message._tag === "Checksum") {
-          const checksum = hash.digest()
+          file.hash.update(output.bytes)
+          yield* file.handle.writeAll(output.bytes)
+        } else if (output?._tag === "FileEnded" && message._tag === "Checksum" && file !== undefined) {
+          const checksum = file.hash.digest()
           const mismatch = RestoreReader.checksumProblem(output, checksum)
           if (mismatch !== undefined) return yield* Effect.fail(new Refused({ reason: mismatch.reason }))
           yield* fs.writeFileString(join(subfolder(message), `${output.fileName}.md5`), checksum)
