@@ -7,7 +7,8 @@
  * {@link readyMarker} for the orchestrator) followed by JSON; anything else
  * it prints (logs, warnings) is ignored by the driver.
  */
-import { performance } from "node:perf_hooks"
+import type { PerformanceEntry } from "node:perf_hooks"
+import { constants, performance, PerformanceObserver } from "node:perf_hooks"
 
 /** Bytes of file content per message: the protocol's default, 512 KiB. */
 export const chunkSize = 512 * 1024
@@ -31,6 +32,12 @@ export const readyMarker = "BENCH-READY "
  *   and dropped, no hashing, no disk.
  * - `bare-download-1mib`: the same with the agent's 1 MiB HTTP/2 receive
  *   window (grpc-js's own is 64 KiB): informational, not a target's baseline.
+ * - `write`: writes the same number of bytes into a new file in the folder,
+ *   512 KiB per awaited write, no network: the disk's own ceiling for the
+ *   download to disk (informational).
+ * - `bare-download-disk`: `bare-download` piped into a file with Node's
+ *   streams, no hashing: the download to disk without the agent
+ *   (informational).
  * - `agent-upload`: `Fragments.sendFragment` from the file.
  * - `agent-download`: `Fragments.downloadFragment` into a folder (disk write
  *   and MD5 check).
@@ -42,6 +49,8 @@ export const programNames = [
   "bare-upload",
   "bare-download",
   "bare-download-1mib",
+  "write",
+  "bare-download-disk",
   "agent-upload",
   "agent-download",
   "agent-download-stream"
@@ -77,6 +86,31 @@ export interface ProgramResult {
   readonly rssBeforeKiB: number
   /** CPU seconds (user + system, all threads) the process spent in the measured part. */
   readonly cpuSeconds: number
+  /** Full (mark-compact) collections of the main thread's heap during the measured part. */
+  readonly fullCollections: number
+}
+
+/**
+ * Counts the main thread's full collections until `stop` is called. Node
+ * hands the observer its entries a little later, so `stop` takes those
+ * still waiting before it disconnects.
+ */
+const countFullCollections = (): { readonly stop: () => number } => {
+  let count = 0
+  const add = (entries: ReadonlyArray<PerformanceEntry>) => {
+    for (const entry of entries) {
+      if ((entry as { readonly detail?: { readonly kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) count++
+    }
+  }
+  const observer = new PerformanceObserver((list) => add(list.getEntries()))
+  observer.observe({ entryTypes: ["gc"] })
+  return {
+    stop: () => {
+      add(observer.takeRecords())
+      observer.disconnect()
+      return count
+    }
+  }
 }
 
 /**
@@ -85,11 +119,13 @@ export interface ProgramResult {
  */
 export const measure = async (options: ProgramOptions, transfer: () => Promise<number>): Promise<ProgramResult> => {
   const rssBeforeKiB = Math.round(process.memoryUsage.rss() / 1024)
+  const collections = countFullCollections()
   const cpuBefore = process.cpuUsage()
   const started = performance.now()
   const bytes = await transfer()
   const seconds = (performance.now() - started) / 1000
   const cpu = process.cpuUsage(cpuBefore)
+  const fullCollections = collections.stop()
   if (bytes !== options.size) throw new Error(`${options.program} moved ${bytes} bytes, expected ${options.size}`)
   return {
     program: options.program,
@@ -97,7 +133,8 @@ export const measure = async (options: ProgramOptions, transfer: () => Promise<n
     seconds,
     maxRssKiB: process.resourceUsage().maxRSS,
     rssBeforeKiB,
-    cpuSeconds: (cpu.user + cpu.system) / 1e6
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    fullCollections
   }
 }
 
