@@ -187,7 +187,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 const checkFreeSpace = (folder: string, largest: number) => {
   const stats = statfsSync(folder)
   const free = stats.bavail * stats.bsize
-  // The file, and the agent's downloaded copy of it, plus some room.
+  // The file, and one program's copy of it on disk (each is removed after its program), plus some room.
   const needed = 2 * largest + 512 * MiB
   if (free < needed) {
     throw new Error(`${folder} has ${formatSize(free)} free; a ${formatSize(largest)} fragment needs ${formatSize(needed)}`)

@@ -69,7 +69,7 @@ export interface ProgramOptions {
   readonly size: number
   /** The orchestrator's port on 127.0.0.1. */
   readonly port: number
-  /** An empty folder the agent's download writes into. */
+  /** An empty folder, for the programs that write the fragment to disk. */
   readonly folder: string
 }
 
