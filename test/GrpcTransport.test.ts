@@ -246,7 +246,7 @@ describe("GrpcTransport upload", () => {
       expect(outcome.messages.length).toBe(total)
     }))
 
-  it.scoped("fails a write that waited the idle timeout for the server to take more with DataChannelTimeout", () =>
+  it.scoped("fails a write that waited the idle timeout for the server to read what was sent with DataChannelTimeout", () =>
     Effect.gen(function*() {
       const server = yield* TestServer.make({ pauseUploads: true })
       const transport = yield* transportOn(server.port)
@@ -259,7 +259,7 @@ describe("GrpcTransport upload", () => {
       expect((yield* Fiber.status(writing))._tag).toBe("Suspended")
       yield* TestClock.adjust("1 second")
       const failure = yield* Fiber.join(writing).pipe(Effect.flip)
-      expect(failure).toEqual(new DataChannelTimeout({ waitingFor: "the orchestrator to take more", after: Duration.seconds(30) }))
+      expect(failure).toEqual(new DataChannelTimeout({ waitingFor: "the orchestrator to read the chunks already sent", after: Duration.seconds(30) }))
     }))
 
   it.scoped("cancels an upload with an idle timeout opened in an uninterruptible region when its scope closes", () =>

@@ -597,7 +597,7 @@ const openUpload = (client: CurrentClient) =>
       state.wake = check
       timer.begin((after) => {
         state.wake = undefined
-        resume(Effect.fail(new DataChannelTimeout({ waitingFor: "the orchestrator to take more", after })))
+        resume(Effect.fail(new DataChannelTimeout({ waitingFor: "the orchestrator to read the chunks already sent", after })))
       })
       check()
       return Effect.sync(() => {
