@@ -387,7 +387,6 @@ const sendFile = (
 ) =>
   Effect.gen(function*() {
     const { chunkSize } = channel.settings
-    const write = upload.write
     const hash = yield* channel.checksums.open(source.size)
     let done = 0
     // Chunks are cut to chunkSize whatever the source yields; an empty chunk
@@ -399,7 +398,7 @@ const sendFile = (
     const sendChunk = (chunk: Uint8Array) => {
       done += chunk.length
       return hash.update(chunk).pipe(
-        Effect.zipRight(write(FilePart.Content({ file, content: chunk }))),
+        Effect.zipRight(upload.write(FilePart.Content({ file, content: chunk }))),
         Effect.tap(() =>
           report.chunk({ file, fileName: source.fileName, bytesDone: done, bytesTotal: source.size, done: false })
         )
@@ -426,7 +425,7 @@ const sendFile = (
       return Effect.suspend(rest)
     }
 
-    yield* write(FilePart.FileName({ file, fileName: source.fileName }))
+    yield* upload.write(FilePart.FileName({ file, fileName: source.fileName }))
     const content = source.content
     if (content._tag === "File") {
       const buffer = Buffer.allocUnsafe(chunkSize)
@@ -443,7 +442,7 @@ const sendFile = (
     }
     if (filled > 0) yield* sendChunk(pending.subarray(0, filled))
     const checksum = yield* hash.digest
-    yield* write(FilePart.Checksum({ file, checksum }))
+    yield* upload.write(FilePart.Checksum({ file, checksum }))
     yield* report.done({ file, fileName: source.fileName, bytesDone: done, bytesTotal: done, done: true })
     return { fileName: source.fileName, size: done, checksum }
   })
