@@ -622,8 +622,10 @@ const checkedPull = (
             case "FileStarted": {
               outputs.push(output)
               // A custom-metadata file is small by nature: it is hashed in place.
-              const checksums = output.file === "BACKUP_FILE" ? channel.checksums : ChecksumWorker.inPlace
-              return Effect.flatMap(Scope.extend(checksums.open(output.file === "BACKUP_FILE" ? total : undefined), scope), (session) => {
+              const opened = output.file === "BACKUP_FILE"
+                ? channel.checksums.open(total)
+                : ChecksumWorker.inPlace.open(undefined)
+              return Effect.flatMap(Scope.extend(opened, scope), (session) => {
                 hash = session
                 return rest()
               })
