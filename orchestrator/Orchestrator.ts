@@ -14,8 +14,8 @@ import * as grpc from "@grpc/grpc-js"
 import type { Scope, Stream } from "effect"
 import { Context, Data, Duration, Effect, FiberSet, Layer, PubSub, Ref } from "effect"
 import { join } from "node:path"
-import * as Tls from "../src/transport/Tls.js"
-import * as Wire from "../src/transport/Wire.js"
+import * as Tls from "../src/internal/Tls.js"
+import * as Wire from "../src/internal/Wire.js"
 import * as Engine from "./Engine.js"
 import type {
   ActionName,
@@ -311,11 +311,11 @@ export const make = (
     const server = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const server = new grpc.Server()
-        server.addService(Wire.controlService, {
+        server.addService(Wire.protos().controlService, {
           establishControlChannel: (call: grpc.ServerDuplexStream<Wire.AgentControl__Output, Wire.OrchestratorControl>) =>
             void run(Services.control(state, call))
         })
-        server.addService(Wire.dataService, {
+        server.addService(Wire.protos().dataService, {
           backup: (call: grpc.ServerReadableStream<Wire.BackupData__Output, object>, respond: grpc.sendUnaryData<object>) =>
             void run(Services.upload(state, call, respond)),
           restore: (call: grpc.ServerWritableStream<Wire.Metadata__Output, Wire.RestoreData>) =>

@@ -2,7 +2,7 @@
 // proto-loader's own generator, then adds the `.js` extensions that ESM
 // (module resolution NodeNext) requires on relative imports.
 //
-//   node scripts/proto-types.mjs [outDir]   (default: src/transport/generated)
+//   node scripts/proto-types.mjs [outDir]   (default: src/internal/generated)
 //
 // test/ProtoTypes.test.ts runs it into a temporary folder and compares the
 // result with the committed files, so the committed types cannot drift.
@@ -13,7 +13,7 @@ import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
-const outDir = resolve(process.argv[2] ?? join(root, "src/transport/generated"))
+const outDir = resolve(process.argv[2] ?? join(root, "src/internal/generated"))
 const generator = createRequire(import.meta.url).resolve("@grpc/proto-loader/build/bin/proto-loader-gen-types.js")
 
 rmSync(outDir, { recursive: true, force: true })

@@ -1,6 +1,6 @@
 /**
  * The running agent: it registers with the orchestrator, feeds what the
- * orchestrator says to the agent's state machine (`core/AgentMachine`), runs
+ * orchestrator says to the agent's state machine (`internal/AgentMachine`), runs
  * the user's stage Effects in fibers it can interrupt, writes the answers,
  * and registers again when the control stream ends.
  *
@@ -10,7 +10,7 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import type { ConfigError, Scope } from "effect"
 import { Cause, Data, Deferred, Duration, Effect, Exit, Fiber, Option, Queue, Ref, Schedule, Stream, SubscriptionRef } from "effect"
 import type { AgentFeature, ApiVersion, Stage } from "./core/Action.js"
-import * as Machine from "./core/AgentMachine.js"
+import * as Machine from "./internal/AgentMachine.js"
 import type { OrchestratorMessage } from "./core/Message.js"
 import { AgentMessage } from "./core/Message.js"
 import * as Registration from "./core/Registration.js"

@@ -10,24 +10,16 @@ export * as Agent from "./Agent.js"
 /** @since 0.1.0 */
 export * as AgentBehavior from "./behavior/AgentBehavior.js"
 /** @since 0.1.0 */
-export * as ChecksumWorker from "./behavior/ChecksumWorker.js"
-/** @since 0.1.0 */
 export * as Fragments from "./behavior/Fragments.js"
 
 /** @since 0.1.0 */
 export * as Action from "./core/Action.js"
-/** @since 0.1.0 */
-export * as AgentMachine from "./core/AgentMachine.js"
-/** @since 0.1.0 */
-export * as Checksum from "./core/Checksum.js"
 /** @since 0.1.0 */
 export * as Fragment from "./core/Fragment.js"
 /** @since 0.1.0 */
 export * as Message from "./core/Message.js"
 /** @since 0.1.0 */
 export * as Registration from "./core/Registration.js"
-/** @since 0.1.0 */
-export * as RestoreReader from "./core/RestoreReader.js"
 /** @since 0.1.0 */
 export * as SoftwareVersion from "./core/SoftwareVersion.js"
 /** @since 0.1.0 */
@@ -39,7 +31,3 @@ export * as GrpcTransport from "./transport/GrpcTransport.js"
 export * as InMemoryTransport from "./transport/InMemoryTransport.js"
 /** @since 0.1.0 */
 export * as OrchestratorTransport from "./transport/OrchestratorTransport.js"
-/** @since 0.1.0 */
-export * as Tls from "./transport/Tls.js"
-/** @since 0.1.0 */
-export * as Wire from "./transport/Wire.js"

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Scope, TestClock, TestServices } from "effect"
 import { randomBytes } from "node:crypto"
-import * as ChecksumWorker from "../src/behavior/ChecksumWorker.js"
-import { md5Of } from "../src/core/Checksum.js"
+import * as ChecksumWorker from "../src/internal/ChecksumWorker.js"
+import { md5Of } from "../src/internal/Checksum.js"
 
 const KiB = 1024
 const MiB = 1024 * KiB

@@ -6,7 +6,7 @@ import { join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
-const committed = join(root, "src/transport/generated")
+const committed = join(root, "src/internal/generated")
 
 const filesUnder = (folder: string): Array<string> =>
   readdirSync(folder, { withFileTypes: true })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { readFileSync } from "node:fs"
 import protobuf from "protobufjs"
-import * as Wire from "../src/transport/Wire.js"
+import * as Wire from "../src/internal/Wire.js"
 
 interface Vector {
   readonly name: string
@@ -24,7 +24,7 @@ const contract = fixture("wire-contract.json") as Contract
 // their structure (names, numbers, types) rather than at their encoding.
 const root = new protobuf.Root()
 root.resolvePath = (_origin, target) =>
-  target.startsWith("google/") ? target : `${Wire.protoDirectory}/${target}`
+  target.startsWith("google/") ? target : `${Wire.protos().protoDirectory}/${target}`
 root.loadSync(["INT_BR_ORCH_CTRL.proto", "INT_BR_ORCH_DATA.proto"], { keepCase: true })
 root.resolveAll()
 
@@ -87,7 +87,7 @@ describe("proto/ against the wire contract", () => {
   }
 
   it("serves the three methods on their wire paths", () => {
-    const methods = [Wire.controlService, Wire.dataService].flatMap((service) =>
+    const methods = [Wire.protos().controlService, Wire.protos().dataService].flatMap((service) =>
       Object.values(service).map((method) => ({
         path: method.path,
         requestStream: method.requestStream,
@@ -159,8 +159,8 @@ const encoderInput = (type: protobuf.Type, json: Record<string, unknown>): Recor
   )
 
 const codecOf = (message: string): Wire.Codec<object, object> => {
-  const short = message.slice(message.lastIndexOf(".") + 1) as keyof typeof Wire.codecs
-  const codec = Wire.codecs[short] as Wire.Codec<object, object> | undefined
+  const short = message.slice(message.lastIndexOf(".") + 1) as keyof Wire.Protos["codecs"]
+  const codec = Wire.protos().codecs[short] as Wire.Codec<object, object> | undefined
   if (codec === undefined) throw new Error(`no codec for ${message}`)
   return codec
 }

@@ -25,7 +25,7 @@ import { createHash } from "node:crypto"
 import { createReadStream } from "node:fs"
 import { open } from "node:fs/promises"
 import { basename } from "node:path"
-import { Wire } from "../../src/index.js"
+import * as Wire from "../../src/internal/Wire.js"
 import { chunkSize, printMarkedLine, readyMarker } from "./common.js"
 
 const file = process.argv[2]
@@ -41,7 +41,7 @@ const md5OfFile = (path: string): Promise<string> =>
   })
 
 const method = (name: string): grpc.MethodDefinition<object, object> => {
-  const found = Wire.dataService[name]
+  const found = Wire.protos().dataService[name]
   if (found === undefined) throw new Error(`DataInterface has no method ${name}`)
   return found
 }
@@ -53,7 +53,7 @@ const dataService: grpc.ServiceDefinition = {
   restore: { ...method("restore"), responseSerialize: (bytes: Buffer) => bytes }
 }
 
-const encode = (message: Wire.RestoreData): Buffer => Wire.codecs.RestoreData.encode(message)
+const encode = (message: Wire.RestoreData): Buffer => Wire.protos().codecs.RestoreData.encode(message)
 
 const varintLength = (value: number) => (value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : 4)
 

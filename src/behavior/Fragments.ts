@@ -14,16 +14,16 @@ import { Chunk, Clock, Config, Data, Duration, Effect, Either, Option, PubSub, S
 import type { ConfigError } from "effect"
 import { basename, join } from "node:path"
 import { randomBytes } from "node:crypto"
-import { fileNameProblem } from "../core/Checksum.js"
+import { fileNameProblem } from "../internal/Checksum.js"
 import { FragmentInformation } from "../core/Fragment.js"
 import type { FragmentFile, FragmentRequest, RestoreMessage } from "../core/Message.js"
 import { FilePart } from "../core/Message.js"
 import { idProblem } from "../core/Registration.js"
-import * as RestoreReader from "../core/RestoreReader.js"
+import * as RestoreReader from "../internal/RestoreReader.js"
 import type { StatusCode } from "../core/Status.js"
 import type { FragmentUpload } from "../transport/OrchestratorTransport.js"
 import { DataChannelError, DataChannelTimeout, OrchestratorTransport } from "../transport/OrchestratorTransport.js"
-import * as ChecksumWorker from "./ChecksumWorker.js"
+import * as ChecksumWorker from "../internal/ChecksumWorker.js"
 
 // ---------------------------------------------------------------------------
 // Sources

@@ -43,8 +43,8 @@ import { fieldProblems } from "../core/Registration.js"
 import * as Status from "../core/Status.js"
 import type { ControlStream, DataCallOptions, FragmentUpload } from "./OrchestratorTransport.js"
 import { ControlStreamEnded, DataChannelError, DataChannelTimeout, OrchestratorTransport } from "./OrchestratorTransport.js"
-import * as Tls from "./Tls.js"
-import * as Wire from "./Wire.js"
+import * as Tls from "../internal/Tls.js"
+import * as Wire from "../internal/Wire.js"
 
 export {
   /**
@@ -54,7 +54,7 @@ export {
    * @category errors
    */
   InvalidTlsFile
-} from "./Tls.js"
+} from "../internal/Tls.js"
 
 // ---------------------------------------------------------------------------
 // Options
@@ -356,18 +356,9 @@ const credentialsOf = (material: Tls.TlsMaterial): grpc.ChannelCredentials =>
 // Methods
 // ---------------------------------------------------------------------------
 
-const methodOf = (service: grpc.ServiceDefinition, name: string): grpc.MethodDefinition<object, object> => {
-  const found = service[name]
-  if (found === undefined) throw new Error(`bro-agent: method ${name} is missing from proto/`)
-  return found
-}
-
 // The paths come from the definitions; the encoders and decoders are those
-// same definitions' serializers, typed (`Wire.codecs`): they drop proto3
-// defaults when writing and give every field when reading.
-const controlMethod = methodOf(Wire.controlService, "establishControlChannel")
-const backupMethod = methodOf(Wire.dataService, "backup")
-const restoreMethod = methodOf(Wire.dataService, "restore")
+// same definitions' serializers, typed (`Wire.protos().codecs`): they drop
+// proto3 defaults when writing and give every field when reading.
 
 const statusOf = (status: grpc.StatusObject) => ({ status: Status.fromNumber(status.code), details: status.details })
 
@@ -395,9 +386,9 @@ const openControl = (client: CurrentClient): Effect.Effect<ControlStream, never,
     const call = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const stream = client().makeBidiStreamRequest(
-          controlMethod.path,
-          Wire.codecs.AgentControl.encode,
-          Wire.codecs.OrchestratorControl.decode,
+          Wire.protos().controlMethod.path,
+          Wire.protos().codecs.AgentControl.encode,
+          Wire.protos().codecs.OrchestratorControl.decode,
           new grpc.Metadata({ waitForReady: true })
         )
         const state = { status: undefined as grpc.StatusObject | undefined, drained: false, ended: false }
@@ -526,7 +517,7 @@ export const maxUploadMessagesInFlight = 4
 // violation BRO aborts the fragment on, and it arrives before the end: sent
 // just before cancelling, it makes the fragment fail whatever the orchestrator
 // sees next.
-const abortMarker = Wire.codecs.BackupData.encode(Wire.backupToWire({
+const abortMarker = (): Buffer => Wire.protos().codecs.BackupData.encode(Wire.backupToWire({
   _tag: "Metadata",
   metadata: {
     agentId: "",
@@ -554,9 +545,9 @@ const openUpload = (client: CurrentClient) =>
       Effect.sync(() => {
         const state: UploadState = { outcome: undefined, finishing: false, inFlight: 0, wake: undefined }
         const stream = client().makeClientStreamRequest(
-          backupMethod.path,
+          Wire.protos().backupMethod.path,
           encoded,
-          backupMethod.responseDeserialize,
+          Wire.protos().backupMethod.responseDeserialize,
           new grpc.Metadata(),
           {},
           (error) => {
@@ -576,7 +567,7 @@ const openUpload = (client: CurrentClient) =>
       ({ state, stream }) =>
         Effect.sync(() => {
           if (state.outcome !== undefined) return
-          if (!state.finishing) stream.write(abortMarker)
+          if (!state.finishing) stream.write(abortMarker())
           stream.cancel()
         })
     )
@@ -616,7 +607,7 @@ const openUpload = (client: CurrentClient) =>
         if (state.outcome !== undefined) return Effect.fail(uploadFailure(state.outcome))
         if (state.finishing) return Effect.dieMessage("bro-agent: an upload was written after its finish")
         state.inFlight++
-        stream.write(Wire.codecs.BackupData.encode(Wire.backupToWire(message)), written)
+        stream.write(Wire.protos().codecs.BackupData.encode(Wire.backupToWire(message)), written)
         return state.inFlight < maxUploadMessagesInFlight
           ? Effect.void
           : Effect.zipRight(room, Effect.suspend(() => state.outcome === undefined ? Effect.void : ended))
@@ -657,9 +648,9 @@ const openDownload = (client: CurrentClient) =>
             pending?.()
           }
           const stream = client().makeServerStreamRequest(
-            restoreMethod.path,
-            Wire.codecs.Metadata.encode,
-            Wire.codecs.RestoreData.decode,
+            Wire.protos().restoreMethod.path,
+            Wire.protos().codecs.Metadata.encode,
+            Wire.protos().codecs.RestoreData.decode,
             Wire.requestToWire(request),
             new grpc.Metadata()
           )

@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import type { Action, ApiVersion } from "../../src/core/Action.js"
 import type { OrchestratorMessage } from "../../src/core/Message.js"
 import { isAction } from "../../src/core/Action.js"
-import * as Machine from "../../src/core/AgentMachine.js"
+import * as Machine from "../../src/internal/AgentMachine.js"
 import * as Fuzz from "../support/FaultFuzz.js"
 import * as FaultHygiene from "../support/FaultHygiene.js"
 

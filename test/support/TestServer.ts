@@ -22,7 +22,7 @@ import { Data, Deferred, Effect, Exit, Queue } from "effect"
 import type { AgentMessage, BackupMessage, FragmentRequest, OrchestratorMessage, RestoreMessage } from "../../src/core/Message.js"
 import * as Status from "../../src/core/Status.js"
 import type { StatusCode } from "../../src/core/Status.js"
-import * as Wire from "../../src/transport/Wire.js"
+import * as Wire from "../../src/internal/Wire.js"
 
 /** One control stream opened by a client. */
 export interface ServerConnection {
@@ -246,12 +246,12 @@ export const make = (options: TestServerOptions = {}): Effect.Effect<TestServer,
     const server = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const server = new grpc.Server()
-        server.addService(Wire.controlService, {
+        server.addService(Wire.protos().controlService, {
           establishControlChannel: (call: grpc.ServerDuplexStream<Wire.AgentControl__Output, Wire.OrchestratorControl>) => {
             connections.unsafeOffer(control(call))
           }
         })
-        server.addService(Wire.dataService, {
+        server.addService(Wire.protos().dataService, {
           backup: (call: grpc.ServerReadableStream<Wire.BackupData__Output, object>, respond: grpc.sendUnaryData<object>) => {
             uploads.unsafeOffer(upload(call, respond, answerUpload, options.pauseUploads ?? false))
           },

@@ -10,12 +10,12 @@
  *
  * @since 0.1.0
  */
-import type { Action, ApiVersion, Stage } from "./Action.js"
-import { isAction } from "./Action.js"
-import type { FragmentInformation } from "./Fragment.js"
-import type { AgentMessage, OrchestratorMessage } from "./Message.js"
-import { AgentMessage as AgentMessages } from "./Message.js"
-import type { SoftwareVersionFields } from "./SoftwareVersion.js"
+import type { Action, ApiVersion, Stage } from "../core/Action.js"
+import { isAction } from "../core/Action.js"
+import type { FragmentInformation } from "../core/Fragment.js"
+import type { AgentMessage, OrchestratorMessage } from "../core/Message.js"
+import { AgentMessage as AgentMessages } from "../core/Message.js"
+import type { SoftwareVersionFields } from "../core/SoftwareVersion.js"
 
 /**
  * The user's steps, one per stage of each action, and the cancel step.

@@ -50,11 +50,8 @@ export type {
 /**
  * The folder holding the `.proto` files, found by walking up from this
  * module so that it works from the sources and from the build alike.
- *
- * @since 0.1.0
- * @category loading
  */
-export const protoDirectory: string = (() => {
+const findProtoDirectory = (): string => {
   let folder = dirname(fileURLToPath(import.meta.url))
   for (;;) {
     const candidate = join(folder, "proto")
@@ -63,36 +60,7 @@ export const protoDirectory: string = (() => {
     if (parent === folder) throw new Error("bro-agent: the proto/ folder of the package cannot be found")
     folder = parent
   }
-})()
-
-/**
- * How the messages are turned into JavaScript objects. The generated types
- * in `generated/` were made with the same choices (see
- * `scripts/proto-types.mjs`): field names as in the protos, enums as their
- * names, 64-bit numbers as decimal text, and every field present (absent
- * sub-messages as `null`, so presence can be tested).
- *
- * @since 0.1.0
- * @category loading
- */
-export const loaderOptions: protoLoader.Options = {
-  keepCase: true,
-  longs: String,
-  enums: String,
-  defaults: true,
-  includeDirs: [protoDirectory]
 }
-
-/**
- * The two services' definitions, ready for a grpc-js client or server.
- *
- * @since 0.1.0
- * @category loading
- */
-export const packageDefinition: protoLoader.PackageDefinition = protoLoader.loadSync(
-  ["INT_BR_ORCH_CTRL.proto", "INT_BR_ORCH_DATA.proto"],
-  loaderOptions
-)
 
 // The zero value of each enum field, by field name (each name belongs to one enum).
 const enumZero: Record<string, string> = {
@@ -136,7 +104,7 @@ export const withoutDefaults = <A extends object>(message: A): A => {
   return result as A
 }
 
-const service = (name: string): grpc.ServiceDefinition => {
+const service = (packageDefinition: protoLoader.PackageDefinition, name: string): grpc.ServiceDefinition => {
   const definition = packageDefinition[name]
   if (definition === undefined || !("establishControlChannel" in definition || "backup" in definition)) {
     throw new Error(`bro-agent: service ${name} is missing from proto/`)
@@ -154,31 +122,11 @@ const service = (name: string): grpc.ServiceDefinition => {
   )
 }
 
-/**
- * `ControlInterface`: the control channel.
- *
- * @since 0.1.0
- * @category loading
- */
-export const controlService: grpc.ServiceDefinition = service("com.ericsson.adp.mgmt.control.ControlInterface")
-
-/**
- * `DataInterface`: the data channel.
- *
- * @since 0.1.0
- * @category loading
- */
-export const dataService: grpc.ServiceDefinition = service("com.ericsson.adp.mgmt.data.DataInterface")
-
 const method = (definition: grpc.ServiceDefinition, name: string): grpc.MethodDefinition<object, object> => {
   const found = definition[name]
   if (found === undefined) throw new Error(`bro-agent: method ${name} is missing from proto/`)
   return found
 }
-
-const controlMethod = method(controlService, "establishControlChannel")
-const backupMethod = method(dataService, "backup")
-const restoreMethod = method(dataService, "restore")
 
 /**
  * A message type's encoder and decoder, as grpc-js uses them on the wire.
@@ -200,19 +148,78 @@ const codec = <In, Out>(
 })
 
 /**
+ * The loaded protos: the folder they came from, the two services'
+ * definitions ready for a grpc-js client or server (`ControlInterface`, the
+ * control channel; `DataInterface`, the data channel), their methods, and
+ * each message type's codec.
+ *
  * @since 0.1.0
- * @category codecs
+ * @category loading
  */
-export const codecs = {
-  AgentControl: codec<AgentControl, AgentControl__Output>(controlMethod.requestSerialize, controlMethod.requestDeserialize),
-  OrchestratorControl: codec<OrchestratorControl, OrchestratorControl__Output>(
-    controlMethod.responseSerialize,
-    controlMethod.responseDeserialize
-  ),
-  BackupData: codec<BackupData, BackupData__Output>(backupMethod.requestSerialize, backupMethod.requestDeserialize),
-  Metadata: codec<Metadata, Metadata__Output>(restoreMethod.requestSerialize, restoreMethod.requestDeserialize),
-  RestoreData: codec<RestoreData, RestoreData__Output>(restoreMethod.responseSerialize, restoreMethod.responseDeserialize)
-} as const
+export interface Protos {
+  readonly protoDirectory: string
+  readonly packageDefinition: protoLoader.PackageDefinition
+  readonly controlService: grpc.ServiceDefinition
+  readonly dataService: grpc.ServiceDefinition
+  readonly controlMethod: grpc.MethodDefinition<object, object>
+  readonly backupMethod: grpc.MethodDefinition<object, object>
+  readonly restoreMethod: grpc.MethodDefinition<object, object>
+  readonly codecs: {
+    readonly AgentControl: Codec<AgentControl, AgentControl__Output>
+    readonly OrchestratorControl: Codec<OrchestratorControl, OrchestratorControl__Output>
+    readonly BackupData: Codec<BackupData, BackupData__Output>
+    readonly Metadata: Codec<Metadata, Metadata__Output>
+    readonly RestoreData: Codec<RestoreData, RestoreData__Output>
+  }
+}
+
+const load = (): Protos => {
+  const protoDirectory = findProtoDirectory()
+  // How the messages are turned into JavaScript objects. The generated types
+  // in `generated/` were made with the same choices (see
+  // `scripts/proto-types.mjs`): field names as in the protos, enums as their
+  // names, 64-bit numbers as decimal text, and every field present (absent
+  // sub-messages as `null`, so presence can be tested).
+  const packageDefinition = protoLoader.loadSync(["INT_BR_ORCH_CTRL.proto", "INT_BR_ORCH_DATA.proto"], {
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: true,
+    includeDirs: [protoDirectory]
+  })
+  const controlService = service(packageDefinition, "com.ericsson.adp.mgmt.control.ControlInterface")
+  const dataService = service(packageDefinition, "com.ericsson.adp.mgmt.data.DataInterface")
+  const controlMethod = method(controlService, "establishControlChannel")
+  const backupMethod = method(dataService, "backup")
+  const restoreMethod = method(dataService, "restore")
+  return {
+    protoDirectory,
+    packageDefinition,
+    controlService,
+    dataService,
+    controlMethod,
+    backupMethod,
+    restoreMethod,
+    codecs: {
+      AgentControl: codec(controlMethod.requestSerialize, controlMethod.requestDeserialize),
+      OrchestratorControl: codec(controlMethod.responseSerialize, controlMethod.responseDeserialize),
+      BackupData: codec(backupMethod.requestSerialize, backupMethod.requestDeserialize),
+      Metadata: codec(restoreMethod.requestSerialize, restoreMethod.requestDeserialize),
+      RestoreData: codec(restoreMethod.responseSerialize, restoreMethod.responseDeserialize)
+    }
+  }
+}
+
+let loaded: Protos | undefined
+
+/**
+ * The protos, loaded from disk on the first call and kept: importing this
+ * module does no I/O.
+ *
+ * @since 0.1.0
+ * @category loading
+ */
+export const protos = (): Protos => (loaded ??= load())
 
 // ---------------------------------------------------------------------------
 // Shared pieces

@@ -16,7 +16,7 @@
 import type { Scope } from "effect"
 import { Effect, RcRef } from "effect"
 import { Worker } from "node:worker_threads"
-import { md5 } from "../core/Checksum.js"
+import { md5 } from "./Checksum.js"
 
 /**
  * An MD5 being computed, fed chunk by chunk.

@@ -11,7 +11,7 @@
  */
 import { Either } from "effect"
 import { fileNameProblem } from "./Checksum.js"
-import type { FragmentFile, RestoreMessage } from "./Message.js"
+import type { FragmentFile, RestoreMessage } from "../core/Message.js"
 
 /**
  * Why a restore stream cannot be accepted.
