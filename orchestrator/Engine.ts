@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import type { FileSystem } from "@effect/platform"
+import type * as FileSystem from "@effect/platform/FileSystem"
 import type { Scope } from "effect"
 import {
   Deferred,

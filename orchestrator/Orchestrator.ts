@@ -8,8 +8,8 @@
  *
  * @since 0.1.0
  */
-import { FileSystem } from "@effect/platform"
-import { NodeFileSystem } from "@effect/platform-node"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as grpc from "@grpc/grpc-js"
 import type { Scope, Stream } from "effect"
 import { Context, Data, Duration, Effect, FiberSet, Layer, PubSub, Ref } from "effect"

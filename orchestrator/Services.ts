@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import type { FileSystem } from "@effect/platform"
+import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as grpc from "@grpc/grpc-js"
 import { Data, Deferred, Effect, Either, Exit, Option, PubSub, Queue, Ref, SubscriptionRef } from "effect"
 import { join } from "node:path"
