@@ -661,7 +661,7 @@ const exitCodeOf = (error: CliError): ExitCode => {
   switch (error._tag) {
     case "UsageError":
       return ExitCode.usage
-    case "OrchestratorUnreachable":
+    case "OrchestratorApiUnreachable":
       return ExitCode.unreachable
     case "CommandFailed":
     case "OrchestratorRefused":

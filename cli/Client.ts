@@ -21,7 +21,7 @@ import type { ActionName } from "../orchestrator/Model.js"
  * @since 0.1.0
  * @category errors
  */
-export class OrchestratorUnreachable extends Data.TaggedError("OrchestratorUnreachable")<{
+export class OrchestratorApiUnreachable extends Data.TaggedError("OrchestratorApiUnreachable")<{
   readonly url: string
   readonly reason: string
   readonly cause?: unknown
@@ -66,7 +66,7 @@ export class UnexpectedAnswer extends Data.TaggedError("UnexpectedAnswer")<{
  * @since 0.1.0
  * @category errors
  */
-export type ClientError = OrchestratorUnreachable | OrchestratorRefused | UnexpectedAnswer
+export type ClientError = OrchestratorApiUnreachable | OrchestratorRefused | UnexpectedAnswer
 
 const OptionalText = Schema.optionalWith(Schema.String, { nullable: true })
 
@@ -246,7 +246,7 @@ export const make = (
       return client.execute(request).pipe(
         Effect.mapError((error): ClientError =>
           error._tag === "RequestError"
-            ? new OrchestratorUnreachable({ url: base, reason: transportReason(error.cause), cause: error })
+            ? new OrchestratorApiUnreachable({ url: base, reason: transportReason(error.cause), cause: error })
             : unreadable(error)
         ),
         Effect.flatMap((response): Effect.Effect<A, ClientError> => {
@@ -278,7 +278,7 @@ export const make = (
         Effect.timeoutFail({
           duration: timeout,
           onTimeout: () =>
-            new OrchestratorUnreachable({ url: base, reason: `no answer within ${Duration.format(timeout)}` })
+            new OrchestratorApiUnreachable({ url: base, reason: `no answer within ${Duration.format(timeout)}` })
         })
       )
     }
