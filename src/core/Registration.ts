@@ -5,7 +5,8 @@
  *
  * @since 0.1.0
  */
-import { Data, Effect, ParseResult, Schema } from "effect"
+import { Data, Effect, Schema } from "effect"
+import * as Settings from "../internal/Settings.js"
 import { AgentFeature, ApiVersion, BackendType } from "./Action.js"
 import { SoftwareVersion } from "./SoftwareVersion.js"
 
@@ -86,10 +87,7 @@ export type RegistrationInput = typeof RegistrationInformation.Encoded
  * @since 0.1.0
  * @category errors
  */
-export interface FieldProblem {
-  readonly field: string
-  readonly reason: string
-}
+export type FieldProblem = Settings.FieldProblem
 
 /**
  * The registration information was refused before any connection was made.
@@ -107,24 +105,11 @@ export class InvalidRegistrationInformation extends Data.TaggedError("InvalidReg
   }
 }
 
-/**
- * The fields a Schema decoding refused, one reason each, for errors that name
- * every bad field of what a user wrote. An optional field decodes through a
- * union with `undefined`, which adds an "Expected undefined" issue beside the
- * real one (on the field and its parents): only the real one is kept.
- *
- * @since 0.1.0
- * @category validation
- */
-export const fieldProblems = (error: ParseResult.ParseError, root: string): ReadonlyArray<FieldProblem> => {
-  const byField = new Map<string, FieldProblem>()
-  for (const issue of ParseResult.ArrayFormatter.formatErrorSync(error)) {
-    const field = issue.path.length === 0 ? root : issue.path.map(String).join(".")
-    const reason = issue._tag === "Missing" || issue.message.endsWith("actual undefined") ? "is missing" : issue.message
-    if (!byField.has(field) && !reason.startsWith("Expected undefined")) byField.set(field, { field, reason })
-  }
-  return [...byField.values()]
-}
+const decodeRegistration = Settings.decodeOptions(
+  RegistrationInformation,
+  "registration",
+  (problems) => new InvalidRegistrationInformation({ problems })
+)
 
 /**
  * Checks what a user wrote and fills the defaults, naming every bad field.
@@ -137,8 +122,4 @@ export const make = (
 ): Effect.Effect<RegistrationInformation, InvalidRegistrationInformation> =>
   input instanceof RegistrationInformation
     ? Effect.succeed(input)
-    : Schema.decodeUnknown(RegistrationInformation)(input, { errors: "all" }).pipe(
-      Effect.mapError((error) =>
-        new InvalidRegistrationInformation({ problems: fieldProblems(error, "registration") })
-      )
-    )
+    : decodeRegistration(input)

@@ -39,7 +39,7 @@ import {
 } from "effect"
 import type { AgentMessage, BackupMessage, FragmentRequest, OrchestratorMessage, RestoreMessage } from "../core/Message.js"
 import type { FieldProblem } from "../core/Registration.js"
-import { fieldProblems } from "../core/Registration.js"
+import { fieldProblems } from "../internal/Settings.js"
 import * as Status from "../core/Status.js"
 import type { ControlStream, DataCallOptions, FragmentUpload } from "./OrchestratorTransport.js"
 import { ControlStreamEnded, DataChannelError, DataChannelTimeout, OrchestratorTransport } from "./OrchestratorTransport.js"
