@@ -11,11 +11,9 @@
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
+import { AgentBehavior, Fragments } from "bro-agent"
 import { Effect } from "effect"
 import { join } from "node:path"
-import type { AgentBehavior } from "../src/behavior/AgentBehavior.js"
-import { StageFailure } from "../src/behavior/AgentBehavior.js"
-import * as Fragments from "../src/behavior/Fragments.js"
 
 /**
  * @since 0.1.0
@@ -42,7 +40,7 @@ const fragmentVersion = "1.0"
 export const folderAgent = (
   options: FolderAgentOptions
 ): Effect.Effect<
-  AgentBehavior<StageFailure | Fragments.FailedToTransferBackup | Fragments.FailedToDownload>,
+  AgentBehavior.AgentBehavior<AgentBehavior.StageFailure | Fragments.FailedToTransferBackup | Fragments.FailedToDownload>,
   never,
   FileSystem.FileSystem
 > =>
@@ -54,7 +52,7 @@ export const folderAgent = (
         Effect.filter(names.sort(), (name) =>
           fs.stat(join(options.folder, name)).pipe(Effect.map((info) => info.type === "File")))
       ),
-      Effect.mapError((error) => new StageFailure({ message: `Cannot read ${options.folder}: ${error.message}`, cause: error }))
+      Effect.mapError((error) => new AgentBehavior.StageFailure({ message: `Cannot read ${options.folder}: ${error.message}`, cause: error }))
     )
 
     return {
@@ -93,7 +91,7 @@ export const folderAgent = (
         const backupMajor = context.softwareVersion?.semanticVersion.split(".")[0]
         return backupMajor === version.split(".")[0]
           ? Effect.succeed(`Backup ${context.backupName} (version ${context.softwareVersion?.semanticVersion}) can be restored`)
-          : Effect.fail(new StageFailure({
+          : Effect.fail(new AgentBehavior.StageFailure({
             message: `Backup ${context.backupName} was made by version ${context.softwareVersion?.semanticVersion}, this is ${version}`
           }))
       },
@@ -113,7 +111,7 @@ export const folderAgent = (
           })
           yield* move.pipe(
             Effect.mapError((error) =>
-              error._tag === "StageFailure" ? error : new StageFailure({ message: `Cannot restore into ${options.folder}: ${error.message}`, cause: error })
+              error._tag === "StageFailure" ? error : new AgentBehavior.StageFailure({ message: `Cannot restore into ${options.folder}: ${error.message}`, cause: error })
             )
           )
           return `Restored ${restored.size} files into ${options.folder}`

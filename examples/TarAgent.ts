@@ -14,10 +14,9 @@
 import * as Command from "@effect/platform/Command"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as FileSystem from "@effect/platform/FileSystem"
+import { AgentBehavior, Fragments } from "bro-agent"
 import { Effect, Stream } from "effect"
 import { basename, dirname, join } from "node:path"
-import * as AgentBehavior from "../src/behavior/AgentBehavior.js"
-import * as Fragments from "../src/behavior/Fragments.js"
 
 /**
  * A command ended with a non-zero exit code, or could not run.

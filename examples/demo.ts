@@ -10,13 +10,11 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { Agent, GrpcTransport } from "bro-agent"
+import { formatEvent, Orchestrator } from "bro-agent/orchestrator"
 import { Console, Effect, Layer, Logger, LogLevel, Schedule, Stream } from "effect"
 import { createHash, randomBytes } from "node:crypto"
 import { join } from "node:path"
-import * as Agent from "../src/Agent.js"
-import * as GrpcTransport from "../src/transport/GrpcTransport.js"
-import { formatEvent } from "../cli/OrchestratorCommand.js"
-import * as Orchestrator from "../orchestrator/Orchestrator.js"
 import { folderAgent } from "./FolderAgent.js"
 
 // What the folder holds: file name to MD5.

@@ -14,9 +14,8 @@
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { Agent, GrpcTransport } from "bro-agent"
 import { Config, Effect, Layer } from "effect"
-import * as Agent from "../src/Agent.js"
-import * as GrpcTransport from "../src/transport/GrpcTransport.js"
 import { folderAgent } from "./FolderAgent.js"
 
 const program = Effect.gen(function*() {

@@ -7,9 +7,8 @@
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { Agent, GrpcTransport } from "bro-agent"
 import { Config, Effect, Layer } from "effect"
-import * as Agent from "../src/Agent.js"
-import * as GrpcTransport from "../src/transport/GrpcTransport.js"
 import { tarAgent } from "./TarAgent.js"
 
 Effect.gen(function*() {

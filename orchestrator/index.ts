@@ -2,6 +2,10 @@
  * `bro-agent/orchestrator`: the development orchestrator, a wire-compatible
  * Backup and Restore Orchestrator for tests and for people.
  *
+ * `Orchestrator` is the service and its Layer, `OrchestratorHttp` the REST
+ * API's Layer, `OrchestratorModel` the records, events and errors both
+ * answer with.
+ *
  * @since 0.1.0
  */
 
@@ -11,3 +15,11 @@ export * as Orchestrator from "./Orchestrator.js"
 export * as OrchestratorHttp from "./Http.js"
 /** @since 0.1.0 */
 export * as OrchestratorModel from "./Model.js"
+
+/**
+ * One readable line for an orchestrator event, as `bro-agent orchestrator`
+ * logs it.
+ *
+ * @since 0.1.0
+ */
+export { formatEvent } from "../cli/OrchestratorCommand.js"
