@@ -4,11 +4,14 @@
  * Effects in fibers it can interrupt, writes the answers, and registers again
  * when the control stream ends.
  *
+ * `start` and `run` run an agent inside an Effect; `layer` runs one for the
+ * life of a Layer and provides it as the {@link RunningAgent} service.
+ *
  * @since 0.1.0
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type { ConfigError, Scope } from "effect"
-import { Duration, Effect, Fiber, Schedule, Stream, SubscriptionRef } from "effect"
+import { Context, Duration, Effect, Fiber, Layer, Schedule, Stream, SubscriptionRef } from "effect"
 import type { AgentBehavior } from "./behavior/AgentBehavior.js"
 import * as Fragments from "./behavior/Fragments.js"
 import * as Registration from "./core/Registration.js"
@@ -138,12 +141,13 @@ export interface AgentOptions {
 }
 
 /**
- * A started agent.
+ * A started agent: what `start` returns and the {@link RunningAgent} service
+ * holds.
  *
  * @since 0.1.0
  * @category models
  */
-export interface RunningAgent {
+export interface RunningAgentService {
   readonly agentId: string
   /** The status now. */
   readonly status: Effect.Effect<AgentStatus>
@@ -154,6 +158,15 @@ export interface RunningAgent {
   /** Each transfer's progress, chunk by chunk, from the moment of subscription. */
   readonly progress: Stream.Stream<Fragments.TransferProgress>
 }
+
+/**
+ * The agent an app runs, in its context: provided by {@link layer}, so that
+ * a health check or a dashboard can read its status.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class RunningAgent extends Context.Tag("bro-agent/RunningAgent")<RunningAgent, RunningAgentService>() {}
 
 /**
  * Starts an agent in the current scope and returns at once. Invalid
@@ -168,7 +181,7 @@ export const start = <E, R>(
   behavior: AgentBehavior<E, R>,
   options: AgentOptions = {}
 ): Effect.Effect<
-  RunningAgent,
+  RunningAgentService,
   Registration.InvalidRegistrationInformation | ConfigError.ConfigError,
   OrchestratorTransport | FileSystem.FileSystem | Scope.Scope | R
 > =>
@@ -214,3 +227,34 @@ export const run = <E, R>(
   AgentError | Registration.InvalidRegistrationInformation | ConfigError.ConfigError,
   OrchestratorTransport | FileSystem.FileSystem | R
 > => Effect.scoped(Effect.flatMap(start(behavior, options), (agent) => agent.join))
+
+/**
+ * Starts an agent, as {@link start} does, when the Layer is built, and
+ * provides it as {@link RunningAgent}; closing the Layer's scope stops it.
+ * Building fails only on invalid registration information or configuration:
+ * an agent that later ends by itself shows it in its status (`Stopped`) and
+ * its `join`, and the Layer stays built.
+ *
+ * @example
+ * ```ts
+ * const health = Effect.gen(function*() {
+ *   const agent = yield* Agent.RunningAgent
+ *   return (yield* agent.status).connection._tag === "Registered"
+ * })
+ * const AgentLive = Agent.layer(behavior).pipe(
+ *   Layer.provide(Layer.merge(GrpcTransport.layerConfig(), NodeFileSystem.layer))
+ * )
+ * health.pipe(Effect.provide(AgentLive))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = <E, R>(
+  behavior: AgentBehavior<E, R>,
+  options: AgentOptions = {}
+): Layer.Layer<
+  RunningAgent,
+  Registration.InvalidRegistrationInformation | ConfigError.ConfigError,
+  OrchestratorTransport | FileSystem.FileSystem | R
+> => Layer.scoped(RunningAgent, start(behavior, options))

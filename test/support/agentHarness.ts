@@ -99,5 +99,5 @@ export const awaitSleep = Effect.gen(function*() {
 })
 
 /** Waits until the agent's status satisfies `predicate`. */
-export const awaitStatus = (agent: Agent.RunningAgent, predicate: (status: Agent.AgentStatus) => boolean) =>
+export const awaitStatus = (agent: Agent.RunningAgentService, predicate: (status: Agent.AgentStatus) => boolean) =>
   agent.statusChanges.pipe(Stream.filter(predicate), Stream.take(1), Stream.runHead, Effect.flatten)
