@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, ConfigProvider, Context, Duration, Effect, Exit, Fiber, Layer, Scope, Stream, TestClock } from "effect"
+import { Chunk, ConfigError, ConfigProvider, Context, Duration, Effect, Exit, Fiber, Layer, Scope, Stream, TestClock } from "effect"
 import { FragmentInformation } from "../src/core/Fragment.js"
 import type { BackupMessage, FragmentRequest, RestoreMessage } from "../src/core/Message.js"
 import { AgentMessage, FilePart, OrchestratorMessage } from "../src/core/Message.js"
@@ -439,6 +439,57 @@ describe("GrpcTransport options", () => {
         Effect.withConfigProvider(GrpcTransport.config, ConfigProvider.fromMap(new Map(entries)))
       expect((yield* read([])).flowControlWindow).toBe(1024 * 1024)
       expect((yield* read([["AGENT_FLOW_CONTROL_WINDOW", "4194304"]])).flowControlWindow).toBe(4194304)
+    }))
+
+  // Each variable is refused with the rule of the same option in code, and
+  // the error says which variable holds what.
+  const badVariables: ReadonlyArray<readonly [name: string, value: string, reason: string]> = [
+    ["ORCHESTRATOR_PORT", "abc", "must be a whole number"],
+    ["ORCHESTRATOR_PORT", "70000", "must be an integer from 0 to 65535, not 70000"],
+    ["AGENT_MAX_INBOUND_MESSAGE_SIZE", "0", "must be a positive number of bytes, not 0"],
+    [
+      "AGENT_FLOW_CONTROL_WINDOW",
+      "10",
+      "must be a number of bytes from 65535 (HTTP/2's smallest window) to 2147483647, not 10"
+    ],
+    ["AGENT_TLS_CHECK_INTERVAL_SECS", "0", "must be longer than zero"]
+  ]
+  for (const [name, value, reason] of badVariables) {
+    it.effect(`refuses ${name}=${value} in the environment, naming the variable and its value`, () =>
+      Effect.gen(function*() {
+        const environment = ConfigProvider.fromMap(
+          new Map([["ORCHESTRATOR_TLS_CA_FILE", "/run/secrets/bro-ca/ca.crt"], [name, value]])
+        )
+        const failure = yield* Layer.build(GrpcTransport.layerConfig()).pipe(
+          Effect.withConfigProvider(environment),
+          Effect.scoped,
+          Effect.flip
+        )
+        expect(ConfigError.isConfigError(failure)).toBe(true)
+        expect(String(failure)).toContain(`Invalid data at ${name}: "${reason}; it is set to ${value}"`)
+      }))
+  }
+
+  it.effect("reads a blank ORCHESTRATOR_HOST as unset", () =>
+    Effect.gen(function*() {
+      const environment = ConfigProvider.fromMap(new Map([["ORCHESTRATOR_HOST", " "]]))
+      const options = yield* Effect.withConfigProvider(GrpcTransport.config, environment)
+      expect(options.host).toBe("127.0.0.1")
+    }))
+
+  it.effect("reads the TLS check interval from the environment in seconds", () =>
+    Effect.gen(function*() {
+      const environment = ConfigProvider.fromMap(
+        new Map([["ORCHESTRATOR_TLS_CA_FILE", "/run/secrets/bro-ca/ca.crt"], ["AGENT_TLS_CHECK_INTERVAL_SECS", "7"]])
+      )
+      const options = yield* Effect.withConfigProvider(GrpcTransport.config, environment)
+      expect(options.tls).toEqual({
+        caFile: "/run/secrets/bro-ca/ca.crt",
+        serverName: undefined,
+        clientCertificateFile: undefined,
+        clientKeyFile: undefined,
+        checkInterval: Duration.seconds(7)
+      })
     }))
 
   it.scoped("reads the port and the inbound message limit from the environment", () =>

@@ -19,14 +19,14 @@
  * @since 0.1.0
  */
 import type { Scope } from "effect"
-import { Config, ConfigError, Data, Duration, Effect, Either, Layer, Option } from "effect"
+import { Config, ConfigError, Data, Duration, Effect, Either, Layer, Option, Schema } from "effect"
 import * as Channel from "../internal/grpc/channel.js"
 import * as ControlCall from "../internal/grpc/controlCall.js"
 import * as DownloadCall from "../internal/grpc/downloadCall.js"
 import * as TransportSettings from "../internal/grpc/settings.js"
 import * as UploadCall from "../internal/grpc/uploadCall.js"
 import type { FieldProblem } from "../internal/Settings.js"
-import { decodeOptions } from "../internal/Settings.js"
+import { decodeOptions, variable, variableOr, WholeNumberText } from "../internal/Settings.js"
 import type * as Tls from "../internal/Tls.js"
 import { OrchestratorTransport } from "./OrchestratorTransport.js"
 
@@ -159,27 +159,39 @@ export const defaultKeepalive: {
  */
 export const maxUploadMessagesInFlight: typeof UploadCall.maxUploadMessagesInFlight = UploadCall.maxUploadMessagesInFlight
 
-// A variable set to an empty value (a Helm value left blank) counts as unset.
-const optionalSetting = (name: string): Config.Config<Option.Option<string>> =>
-  Config.option(Config.string(name)).pipe(Config.map(Option.filter((value) => value.trim() !== "")))
+// Each variable is decoded from its text with the Schema piece that checks
+// the same option given in code, so that both refuse the same values; a
+// variable set to an empty value (a Helm value left blank) counts as unset.
+
+const WholeNumberOf = <A>(piece: Schema.Schema<A, number>): Schema.Schema<A, string> =>
+  Schema.compose(WholeNumberText, piece)
+
+const SecondsText: Schema.Schema<Duration.DurationInput, string> = WholeNumberOf(
+  Schema.transform(Schema.Number, TransportSettings.PositiveDuration, {
+    strict: true,
+    decode: (seconds) => Duration.seconds(seconds),
+    encode: (duration) => Duration.toSeconds(Duration.decode(duration))
+  })
+)
 
 /**
  * The TLS options from the environment: TLS when `ORCHESTRATOR_TLS_CA_FILE`
  * is set, with `ORCHESTRATOR_TLS_SERVER_NAME` (the certificate authority
  * name; the host by default); mutual TLS when `AGENT_TLS_CERT_FILE` and
  * `AGENT_TLS_KEY_FILE` are set too; `AGENT_TLS_CHECK_INTERVAL_SECS` (default
- * 5) between two checks of the files. Plaintext when none is set; any of the
- * others without the CA file is an error.
+ * 5, a whole number above zero) between two checks of the files. Plaintext
+ * when none is set; any of the others without the CA file is an error, and
+ * so is a bad value, naming the variable.
  *
  * @since 0.1.0
  * @category configuration
  */
 export const tlsConfig: Config.Config<TlsOptions | undefined> = Config.all({
-  caFile: optionalSetting("ORCHESTRATOR_TLS_CA_FILE"),
-  serverName: optionalSetting("ORCHESTRATOR_TLS_SERVER_NAME"),
-  clientCertificateFile: optionalSetting("AGENT_TLS_CERT_FILE"),
-  clientKeyFile: optionalSetting("AGENT_TLS_KEY_FILE"),
-  checkInterval: Config.option(Config.integer("AGENT_TLS_CHECK_INTERVAL_SECS"))
+  caFile: variable("ORCHESTRATOR_TLS_CA_FILE", TransportSettings.NonEmpty),
+  serverName: variable("ORCHESTRATOR_TLS_SERVER_NAME", TransportSettings.NonEmpty),
+  clientCertificateFile: variable("AGENT_TLS_CERT_FILE", TransportSettings.NonEmpty),
+  clientKeyFile: variable("AGENT_TLS_KEY_FILE", TransportSettings.NonEmpty),
+  checkInterval: variable("AGENT_TLS_CHECK_INTERVAL_SECS", SecondsText)
 }).pipe(
   Config.mapOrFail((settings): Either.Either<TlsOptions | undefined, ConfigError.ConfigError> => {
     if (Option.isSome(settings.caFile)) {
@@ -188,7 +200,7 @@ export const tlsConfig: Config.Config<TlsOptions | undefined> = Config.all({
         serverName: Option.getOrUndefined(settings.serverName),
         clientCertificateFile: Option.getOrUndefined(settings.clientCertificateFile),
         clientKeyFile: Option.getOrUndefined(settings.clientKeyFile),
-        checkInterval: Option.getOrUndefined(Option.map(settings.checkInterval, Duration.seconds))
+        checkInterval: Option.getOrUndefined(settings.checkInterval)
       })
     }
     const without = [
@@ -209,21 +221,29 @@ export const tlsConfig: Config.Config<TlsOptions | undefined> = Config.all({
 
 /**
  * The options from the environment: `ORCHESTRATOR_HOST` (default
- * `127.0.0.1`), `ORCHESTRATOR_PORT` (default 3000),
+ * `127.0.0.1`), `ORCHESTRATOR_PORT` (default 3000, at most 65535),
  * `AGENT_MAX_INBOUND_MESSAGE_SIZE` in bytes (default 4 MiB),
- * `AGENT_FLOW_CONTROL_WINDOW` in bytes (default 1 MiB), and TLS as
- * {@link tlsConfig} reads it.
+ * `AGENT_FLOW_CONTROL_WINDOW` in bytes (default 1 MiB, from 65535 to
+ * 2147483647), and TLS as {@link tlsConfig} reads it. Each is checked as the
+ * same option given in code; a bad value is a `ConfigError` naming the
+ * variable and its value.
  *
  * @since 0.1.0
  * @category configuration
  */
 export const config: Config.Config<GrpcTransportOptions> = Config.all({
-  host: Config.string("ORCHESTRATOR_HOST").pipe(Config.withDefault("127.0.0.1")),
-  port: Config.integer("ORCHESTRATOR_PORT").pipe(Config.withDefault(3000)),
-  maxInboundMessageSize: Config.integer("AGENT_MAX_INBOUND_MESSAGE_SIZE").pipe(
-    Config.withDefault(defaultMaxInboundMessageSize)
+  host: variableOr("ORCHESTRATOR_HOST", TransportSettings.NonEmpty, "127.0.0.1"),
+  port: variableOr("ORCHESTRATOR_PORT", WholeNumberOf(TransportSettings.Port), 3000),
+  maxInboundMessageSize: variableOr(
+    "AGENT_MAX_INBOUND_MESSAGE_SIZE",
+    WholeNumberOf(TransportSettings.MessageSize),
+    defaultMaxInboundMessageSize
   ),
-  flowControlWindow: Config.integer("AGENT_FLOW_CONTROL_WINDOW").pipe(Config.withDefault(defaultFlowControlWindow)),
+  flowControlWindow: variableOr(
+    "AGENT_FLOW_CONTROL_WINDOW",
+    WholeNumberOf(TransportSettings.FlowControlWindow),
+    defaultFlowControlWindow
+  ),
   tls: tlsConfig
 })
 
