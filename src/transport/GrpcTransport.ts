@@ -157,7 +157,7 @@ export const defaultKeepalive: {
  * @since 0.1.0
  * @category constants
  */
-export const maxUploadMessagesInFlight: typeof UploadCall.maxUploadMessagesInFlight = UploadCall.maxUploadMessagesInFlight
+export const maxUploadMessagesInFlight: number = UploadCall.maxUploadMessagesInFlight
 
 // Each variable is decoded from its text with the Schema piece that checks
 // the same option given in code, so that both refuse the same values; a
