@@ -32,7 +32,7 @@ export const folderAgent = ({ agentId, folder }) => ({
     agentId,
     softwareVersion: {
       productName: "Folder",
-      productNumber: "APR 901 0002",
+      productNumber: "APR 901 0003",
       revision: "R1A",
       productionDate: "2026-11-25",
       description: `The files of ${folder}`,
