@@ -50,28 +50,63 @@ import type { Readable } from "node:stream"
 import type { Fragment, Registration } from "./index.js"
 import { Agent, AgentBehavior as Behavior, Fragments, GrpcTransport } from "./index.js"
 
+// The errors a promise of this module rejects with: the Effect API's classes
+// themselves, so that `instanceof` works whichever entry point imported them.
 export {
-  /** @since 0.1.0 */
+  /**
+   * `join` rejects with it when the agent stopped registering again.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
   OrchestratorUnreachable,
-  /** @since 0.1.0 */
+  /**
+   * `join` rejects with it when the orchestrator refused the agent for good.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
   RegistrationRejected
 } from "./Agent.js"
 export {
-  /** @since 0.1.0 */
-  DataChannelTimeout,
-  /** @since 0.1.0 */
+  /**
+   * `downloadFragment` rejects with it, and a download stream is destroyed with it.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
   FailedToDownload,
-  /** @since 0.1.0 */
+  /**
+   * `sendFragment` and `sendFragments` reject with it.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
   FailedToTransferBackup
 } from "./behavior/Fragments.js"
 export {
-  /** @since 0.1.0 */
+  /**
+   * `startAgent` rejects with it when the registration information is wrong.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
   InvalidRegistrationInformation
 } from "./core/Registration.js"
 export {
-  /** @since 0.1.0 */
+  /**
+   * `startAgent` rejects with it when a TLS file cannot be used.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
   InvalidTlsFile,
-  /** @since 0.1.0 */
+  /**
+   * `startAgent` rejects with it when `transport` is wrong.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
   InvalidTransportOptions
 } from "./transport/GrpcTransport.js"
 
