@@ -182,7 +182,7 @@ export const start = <E, R>(
   options: AgentOptions = {}
 ): Effect.Effect<
   RunningAgentService,
-  Registration.InvalidRegistrationInformation | ConfigError.ConfigError,
+  Registration.InvalidRegistrationInformation | Fragments.InvalidDataChannelSettings | ConfigError.ConfigError,
   OrchestratorTransport | FileSystem.FileSystem | Scope.Scope | R
 > =>
   Effect.gen(function*() {
@@ -224,7 +224,7 @@ export const run = <E, R>(
   options: AgentOptions = {}
 ): Effect.Effect<
   never,
-  AgentError | Registration.InvalidRegistrationInformation | ConfigError.ConfigError,
+  AgentError | Registration.InvalidRegistrationInformation | Fragments.InvalidDataChannelSettings | ConfigError.ConfigError,
   OrchestratorTransport | FileSystem.FileSystem | R
 > => Effect.scoped(Effect.flatMap(start(behavior, options), (agent) => agent.join))
 
@@ -255,6 +255,6 @@ export const layer = <E, R>(
   options: AgentOptions = {}
 ): Layer.Layer<
   RunningAgent,
-  Registration.InvalidRegistrationInformation | ConfigError.ConfigError,
+  Registration.InvalidRegistrationInformation | Fragments.InvalidDataChannelSettings | ConfigError.ConfigError,
   OrchestratorTransport | FileSystem.FileSystem | R
 > => Layer.scoped(RunningAgent, start(behavior, options))

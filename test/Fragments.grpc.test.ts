@@ -268,7 +268,8 @@ describe("fragments over gRPC: failed downloads", () => {
       expect(error.fragmentId).toBe("corrupt")
       expect(error.fileName).toBe("dump.sql")
       expect(error.message).toContain("dump.sql")
-      expect(error.reason).toContain("checksum")
+      expect(error.reason).toBe("ChecksumMismatch")
+      expect(error.detail).toContain("checksum")
       expect(yield* sortedEntries(folder)).toEqual([])
     }).pipe(Effect.provide(NodeFileSystem.layer)))
 
@@ -315,10 +316,41 @@ describe("fragments over gRPC: failed downloads", () => {
         fragmentId: "cut",
         fileName: "dump.sql",
         status: "ABORTED",
-        reason: details
+        reason: "RefusedByOrchestrator",
+        detail: details
       })
       expect(yield* sortedEntries(folder)).toEqual([])
       expect(yield* handlesInto(folder)).toEqual([])
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+  it.scopedLive("fails the download with the server's NOT_FOUND as refused by the orchestrator, leaving nothing in the folder", () =>
+    Effect.gen(function*() {
+      const { channel } = yield* storingServer()
+      const folder = yield* tempFolder
+      const error = yield* Effect.flip(Fragments.downloadFragment(channel, target, information("unknown", 10), folder))
+      expect(error).toMatchObject({
+        _tag: "FailedToDownload",
+        fragmentId: "unknown",
+        fileName: undefined,
+        status: "NOT_FOUND",
+        reason: "RefusedByOrchestrator",
+        detail: "no fragment unknown"
+      })
+      expect(yield* sortedEntries(folder)).toEqual([])
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+  it.scopedLive("fails the byte stream with the reason of the refusal when the checksum differs", () =>
+    Effect.gen(function*() {
+      const { channel, served } = yield* storingServer()
+      const bytes = randomBytes(1000)
+      const parts = servedFile("BACKUP_FILE", "dump.sql", bytes)
+      served.set("corrupt", {
+        messages: [...parts.slice(0, -1), FilePart.Checksum({ file: "BACKUP_FILE", checksum: md5Hex(randomBytes(8)) })]
+      })
+      const error = yield* Effect.flip(
+        Stream.runDrain(Fragments.downloadFragmentStream(channel, target, information("corrupt", bytes.length)))
+      )
+      expect(error).toMatchObject({ _tag: "FailedToDownload", fileName: "dump.sql", reason: "ChecksumMismatch" })
     }).pipe(Effect.provide(NodeFileSystem.layer)))
 
   // "../../" would land in the temporary folder itself, two levels up: the
@@ -337,6 +369,7 @@ describe("fragments over gRPC: failed downloads", () => {
         const error = yield* Effect.flip(Fragments.downloadFragment(channel, target, information("escape", 17), folder))
         expect(error._tag).toBe("FailedToDownload")
         expect(error.fileName).toBe(fileName)
+        expect(error.reason).toBe("UnsafeFileName")
         expect(yield* sortedEntries(folder)).toEqual([])
         expect(yield* sortedEntries(parent)).toEqual(["nightly"])
         expect(yield* sortedEntries(root)).toEqual(["restores"])
@@ -359,7 +392,8 @@ describe("fragments over gRPC: failed and cancelled uploads", () => {
         fragmentId: "my-agent_1",
         source: "bytes \"dump.sql\"",
         status: "ABORTED",
-        reason: details
+        reason: "RefusedByOrchestrator",
+        detail: details
       })
     }).pipe(Effect.provide(NodeFileSystem.layer)))
 

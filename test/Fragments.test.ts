@@ -1,7 +1,8 @@
 import { FileSystem } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Fiber, Stream, TestClock } from "effect"
+import { Chunk, ConfigError, ConfigProvider, Duration, Effect, Fiber, Stream, TestClock } from "effect"
 import { join } from "node:path"
+import * as Agent from "../src/Agent.js"
 import * as Fragments from "../src/behavior/Fragments.js"
 import { md5Of } from "../src/internal/Checksum.js"
 import { FragmentInformation } from "../src/core/Fragment.js"
@@ -9,7 +10,7 @@ import type { BackupMessage, RestoreMessage } from "../src/core/Message.js"
 import { FilePart } from "../src/core/Message.js"
 import { InMemoryOrchestrator } from "../src/transport/InMemoryTransport.js"
 import { DataChannelError } from "../src/transport/OrchestratorTransport.js"
-import { agentId, awaitSleep, inMemory } from "./support/agentHarness.js"
+import { agentId, awaitSleep, behaviorWith, inMemory } from "./support/agentHarness.js"
 
 const target = { backupName: "nightly", backupType: "DEFAULT" }
 const chunkSize = 4
@@ -132,7 +133,8 @@ describe("sending a fragment", () => {
         fragmentId: "f-1",
         source: `bytes "a.bin"`,
         status: "ABORTED",
-        reason: "Orchestrator not expecting backup."
+        reason: "RefusedByOrchestrator",
+        detail: "Orchestrator not expecting backup."
       })
     }).pipe(inMemory))
 
@@ -148,6 +150,7 @@ describe("sending a fragment", () => {
       expect(error._tag).toBe("FailedToTransferBackup")
       expect(error.source).toBe(path)
       expect(error.message).toContain(path)
+      expect(error.reason).toBe("FileSystem")
     }).pipe(inMemory))
 
   it.scoped("cancels the call, rather than finishing it, when the source stream fails", () =>
@@ -161,7 +164,11 @@ describe("sending a fragment", () => {
           Stream.concat(Stream.make(Buffer.from("abcdef")), Stream.fail(new Error("pg_dump exited with 1")))
         )
       }))
-      expect(error.reason).toBe("the source failed: pg_dump exited with 1")
+      expect(error).toMatchObject({
+        reason: "SourceFailed",
+        detail: "the source failed: pg_dump exited with 1",
+        cause: new Error("pg_dump exited with 1")
+      })
       const upload = yield* orchestrator.nextUpload
       expect(upload.outcome).toBe("cancelled")
     }).pipe(inMemory))
@@ -174,7 +181,7 @@ describe("sending a fragment", () => {
           version: "1.0",
           backupFile: Fragments.fromBytes("a.bin", "abc")
         }))
-        expect(error.reason).toMatch(/^the fragment id /)
+        expect(error).toMatchObject({ reason: "InvalidFragment", detail: expect.stringMatching(/^the fragment id /) })
       }).pipe(inMemory))
   }
 
@@ -186,7 +193,10 @@ describe("sending a fragment", () => {
         backupFile: Fragments.fromBytes("data.bin", "abc"),
         customMetadataFile: Fragments.fromBytes("data.bin", "{}")
       }))
-      expect(error.reason).toContain("named data.bin like the backup file")
+      expect(error).toMatchObject({
+        reason: "UnsafeFileName",
+        detail: expect.stringContaining("named data.bin like the backup file")
+      })
     }).pipe(inMemory))
 
   it.scoped("refuses a source name that is not a plain file name", () =>
@@ -196,7 +206,28 @@ describe("sending a fragment", () => {
         version: "1.0",
         backupFile: Fragments.fromBytes("../a.bin", "abc")
       }))
-      expect(error.reason).toContain("path separator")
+      expect(error).toMatchObject({ reason: "UnsafeFileName", detail: expect.stringContaining("path separator") })
+    }).pipe(inMemory))
+
+  it.scoped("refuses an empty fragment version, before opening a call", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Fragments.sendFragment(yield* channel, target, {
+        fragmentId: "f",
+        version: " ",
+        backupFile: Fragments.fromBytes("a.bin", "abc")
+      }))
+      expect(error).toMatchObject({ reason: "InvalidFragment", detail: "the fragment version must not be empty" })
+    }).pipe(inMemory))
+
+  it.scoped("fails with a file-system reason when the path is a folder, before opening a call", () =>
+    Effect.gen(function*() {
+      const folder = yield* tempFolder
+      const error = yield* Effect.flip(Fragments.sendFragment(yield* channel, target, {
+        fragmentId: "f",
+        version: "1.0",
+        backupFile: Fragments.fromPath(folder)
+      }))
+      expect(error).toMatchObject({ reason: "FileSystem", detail: `${folder} is not a file`, source: folder })
     }).pipe(inMemory))
 
   it.scoped("fails with a timeout when the orchestrator gives no final status", () =>
@@ -211,7 +242,11 @@ describe("sending a fragment", () => {
       yield* awaitSleep
       yield* TestClock.adjust("30 seconds")
       const error = yield* Effect.flip(Fiber.join(fiber))
-      expect(error.reason).toContain("No progress on the data channel for 30s")
+      expect(error).toMatchObject({
+        reason: "Timeout",
+        detail: expect.stringContaining("No progress on the data channel for 30s"),
+        cause: { _tag: "DataChannelTimeout" }
+      })
     }).pipe(inMemory))
 
   it.scoped("reports each chunk's progress", () =>
@@ -281,7 +316,7 @@ describe("downloading a fragment", () => {
       yield* orchestrator.serveDownloads(() => Stream.fromIterable(parts))
       const error = yield* Effect.flip(Fragments.downloadFragment(yield* channel, target, information("f-1", 12), folder))
       expect(error).toMatchObject({ _tag: "FailedToDownload", fragmentId: "f-1", fileName: "dump.sql" })
-      expect(error.reason).toContain("checksum mismatch")
+      expect(error).toMatchObject({ reason: "ChecksumMismatch", detail: expect.stringContaining("checksum mismatch") })
       expect(yield* fs.readDirectory(folder)).toEqual(["dump.sql"])
       expect(yield* fs.readFileString(join(folder, "dump.sql"))).toBe("the previous dump")
     }).pipe(inMemory))
@@ -298,7 +333,12 @@ describe("downloading a fragment", () => {
         )
       )
       const error = yield* Effect.flip(Fragments.downloadFragment(yield* channel, target, information("f-1", 12), folder))
-      expect(error).toMatchObject({ status: "UNAVAILABLE", reason: "Connection reset", fileName: "dump.sql" })
+      expect(error).toMatchObject({
+        status: "UNAVAILABLE",
+        reason: "RefusedByOrchestrator",
+        detail: "Connection reset",
+        fileName: "dump.sql"
+      })
       expect(yield* fs.readDirectory(folder)).toEqual([])
     }).pipe(inMemory))
 
@@ -311,7 +351,10 @@ describe("downloading a fragment", () => {
         Stream.fromIterable(servedFile("BACKUP_FILE", "dump.sql", "Hello World!").slice(0, 3))
       )
       const error = yield* Effect.flip(Fragments.downloadFragment(yield* channel, target, information("f-1", 12), folder))
-      expect(error.reason).toBe("the stream ended before the checksum of dump.sql")
+      expect(error).toMatchObject({
+        reason: "ProtocolViolation",
+        detail: "the stream ended before the checksum of dump.sql"
+      })
       expect(yield* fs.readDirectory(folder)).toEqual([])
     }).pipe(inMemory))
 
@@ -324,7 +367,7 @@ describe("downloading a fragment", () => {
         const folder = join(root, "restore")
         yield* orchestrator.serveDownloads(() => Stream.fromIterable(servedFile("BACKUP_FILE", fileName, "evil")))
         const error = yield* Effect.flip(Fragments.downloadFragment(yield* channel, target, information("f-1", 4), folder))
-        expect(error.reason).toMatch(/file name/)
+        expect(error).toMatchObject({ reason: "UnsafeFileName", detail: expect.stringMatching(/file name/) })
         expect(yield* fs.readDirectory(root)).toEqual(["restore"])
         expect(yield* fs.readDirectory(folder)).toEqual([])
       }).pipe(inMemory))
@@ -339,7 +382,10 @@ describe("downloading a fragment", () => {
         Stream.make(FilePart.Content({ file: "BACKUP_FILE", content: Buffer.from("x") }))
       )
       const unnamed = yield* Effect.flip(Fragments.downloadFragment(dataChannel, target, information("f-1", 1), folder))
-      expect(unnamed.reason).toBe("a backup file chunk arrived for a file that was never named")
+      expect(unnamed).toMatchObject({
+        reason: "ProtocolViolation",
+        detail: "a backup file chunk arrived for a file that was never named"
+      })
       yield* orchestrator.serveDownloads(() =>
         Stream.make<Array<RestoreMessage>>(
           FilePart.FileName({ file: "BACKUP_FILE", fileName: "a" }),
@@ -347,7 +393,7 @@ describe("downloading a fragment", () => {
         )
       )
       const unknown = yield* Effect.flip(Fragments.downloadFragment(dataChannel, target, information("f-1", 1), folder))
-      expect(unknown.reason).toBe("unexpected message of type SIZE")
+      expect(unknown).toMatchObject({ reason: "ProtocolViolation", detail: "unexpected message of type SIZE" })
     }).pipe(inMemory))
 
   it.scoped("refuses a custom-metadata file named like the backup file, which would overwrite it", () =>
@@ -362,9 +408,82 @@ describe("downloading a fragment", () => {
         ])
       )
       const error = yield* Effect.flip(Fragments.downloadFragment(yield* channel, target, information("f-1", 13), folder))
-      expect(error).toMatchObject({ fileName: "data.bin" })
-      expect(error.reason).toContain("would overwrite it")
+      expect(error).toMatchObject({
+        fileName: "data.bin",
+        reason: "UnsafeFileName",
+        detail: expect.stringContaining("would overwrite it")
+      })
       expect(yield* fs.readDirectory(folder)).toEqual([])
+    }).pipe(inMemory))
+
+  it.scoped("refuses an empty chunk in the middle of a file, which arrives as a second file name", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* InMemoryOrchestrator
+      const folder = yield* tempFolder
+      const parts = servedFile("BACKUP_FILE", "dump.sql", "Hello World!")
+      yield* orchestrator.serveDownloads(() =>
+        Stream.fromIterable([...parts.slice(0, 2), FilePart.FileName({ file: "BACKUP_FILE", fileName: "" }), ...parts.slice(2)])
+      )
+      const error = yield* Effect.flip(Fragments.downloadFragment(yield* channel, target, information("f-1", 12), folder))
+      expect(error).toMatchObject({
+        reason: "ProtocolViolation",
+        detail: "a second file name arrived before the checksum of dump.sql",
+        fileName: "dump.sql"
+      })
+    }).pipe(inMemory))
+
+  it.scoped("refuses a stream that ends before any file", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* InMemoryOrchestrator
+      const folder = yield* tempFolder
+      yield* orchestrator.serveDownloads(() => Stream.empty)
+      const error = yield* Effect.flip(Fragments.downloadFragment(yield* channel, target, information("f-1", 12), folder))
+      expect(error).toMatchObject({ reason: "ProtocolViolation", detail: "the stream ended before any file arrived" })
+    }).pipe(inMemory))
+
+  it.scoped("fails with the orchestrator's status when it refuses the download", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* InMemoryOrchestrator
+      const folder = yield* tempFolder
+      yield* orchestrator.serveDownloads(() =>
+        Stream.fail(new DataChannelError({ status: "NOT_FOUND", details: "no fragment f-1" }))
+      )
+      const error = yield* Effect.flip(Fragments.downloadFragment(yield* channel, target, information("f-1", 12), folder))
+      expect(error).toMatchObject({
+        reason: "RefusedByOrchestrator",
+        status: "NOT_FOUND",
+        detail: "no fragment f-1",
+        fileName: undefined
+      })
+    }).pipe(inMemory))
+
+  it.scoped("fails with a timeout when the orchestrator sends nothing for the data-channel timeout", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* InMemoryOrchestrator
+      const folder = yield* tempFolder
+      yield* orchestrator.serveDownloads(() => Stream.never)
+      const fiber = yield* Effect.fork(Fragments.downloadFragment(yield* channel, target, information("f-1", 12), folder))
+      yield* awaitSleep
+      yield* TestClock.adjust("30 seconds")
+      const error = yield* Effect.flip(Fiber.join(fiber))
+      expect(error).toMatchObject({
+        reason: "Timeout",
+        detail: "No progress on the data channel for 30s while waiting for the orchestrator's next chunk",
+        cause: { _tag: "DataChannelTimeout" }
+      })
+    }).pipe(inMemory))
+
+  it.scoped("fails with a file-system reason when the folder cannot be made", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const orchestrator = yield* InMemoryOrchestrator
+      const root = yield* tempFolder
+      const folder = join(root, "taken")
+      yield* fs.writeFileString(folder, "a file where the folder should be")
+      yield* orchestrator.serveDownloads(() => Stream.fromIterable(servedFile("BACKUP_FILE", "dump.sql", "Hello World!")))
+      const error = yield* Effect.flip(Fragments.downloadFragment(yield* channel, target, information("f-1", 12), folder))
+      expect(error).toMatchObject({ reason: "FileSystem", status: undefined, cause: { _tag: "SystemError" } })
+      expect(yield* fs.readFileString(folder)).toBe("a file where the folder should be")
     }).pipe(inMemory))
 
   it.scoped("restores a file whose name is as long as the file system allows", () =>
@@ -402,6 +521,100 @@ describe("downloading a fragment", () => {
       const error = yield* Effect.flip(
         Stream.runDrain(Fragments.downloadFragmentStream(yield* channel, target, information("f-1", 12)))
       )
-      expect(error).toMatchObject({ _tag: "FailedToDownload", fileName: "dump.sql" })
+      expect(error).toMatchObject({ _tag: "FailedToDownload", fileName: "dump.sql", reason: "ChecksumMismatch" })
+    }).pipe(inMemory))
+})
+
+describe("data channel settings", () => {
+  const withEnvironment = (entries: ReadonlyArray<readonly [string, string]>) =>
+    Effect.withConfigProvider(ConfigProvider.fromMap(new Map(entries)))
+
+  it.effect("reads 512 KiB chunks and a 30 s timeout when the environment sets neither, or sets them blank", () =>
+    Effect.gen(function*() {
+      const expected = { chunkSize: 512 * 1024, timeout: Duration.seconds(30) }
+      expect(yield* withEnvironment([])(Fragments.settingsConfig)).toEqual(expected)
+      expect(
+        yield* withEnvironment([["AGENT_FRAGMENT_CHUNK_SIZE", ""], ["AGENT_DATA_CHANNEL_TIMEOUT_SECS", " "]])(
+          Fragments.settingsConfig
+        )
+      ).toEqual(expected)
+    }))
+
+  it.effect("reads the chunk size in KiB and the timeout in seconds", () =>
+    Effect.gen(function*() {
+      const settings = yield* withEnvironment([["AGENT_FRAGMENT_CHUNK_SIZE", "4032"], ["AGENT_DATA_CHANNEL_TIMEOUT_SECS", "5"]])(
+        Fragments.settingsConfig
+      )
+      expect(settings).toEqual({ chunkSize: Fragments.maxChunkSize, timeout: Duration.seconds(5) })
+    }))
+
+  const badVariables = [
+    ["AGENT_FRAGMENT_CHUNK_SIZE", "9999", "must be between 1 and 4032 KiB"],
+    ["AGENT_FRAGMENT_CHUNK_SIZE", "0", "must be between 1 and 4032 KiB"],
+    ["AGENT_FRAGMENT_CHUNK_SIZE", "512KiB", "must be a whole number"],
+    ["AGENT_FRAGMENT_CHUNK_SIZE", "1.5", "must be a whole number"],
+    ["AGENT_DATA_CHANNEL_TIMEOUT_SECS", "0", "must be at least 1 second"],
+    ["AGENT_DATA_CHANNEL_TIMEOUT_SECS", "-30", "must be at least 1 second"],
+    ["AGENT_DATA_CHANNEL_TIMEOUT_SECS", "30s", "must be a whole number"]
+  ] as const
+  for (const [name, value, reason] of badVariables) {
+    it.scoped(`refuses ${name}=${value}, naming the variable and its value`, () =>
+      Effect.gen(function*() {
+        const failure = yield* Fragments.makeDataChannel(agentId).pipe(withEnvironment([[name, value]]), Effect.flip)
+        expect(ConfigError.isConfigError(failure)).toBe(true)
+        expect(String(failure)).toContain(`Invalid data at ${name}: "${reason}; it is set to ${value}"`)
+      }).pipe(inMemory))
+  }
+
+  const chunkSizeReason = (size: number) =>
+    `must be a whole number of bytes from 1 to ${Fragments.maxChunkSize} (4032 KiB), not ${size}`
+
+  for (const chunkSize of [0, -1, 1.5, Number.NaN, Fragments.maxChunkSize + 1]) {
+    it.scoped(`refuses a chunkSize of ${chunkSize} given in code with InvalidDataChannelSettings`, () =>
+      Effect.gen(function*() {
+        const failure = yield* Effect.flip(Fragments.makeDataChannel(agentId, { chunkSize }))
+        expect(failure).toBeInstanceOf(Fragments.InvalidDataChannelSettings)
+        expect(failure).toMatchObject({ problems: [{ field: "chunkSize", reason: chunkSizeReason(chunkSize) }] })
+      }).pipe(inMemory))
+  }
+
+  it.scoped("refuses a timeout of zero given in code, and names every bad setting at once", () =>
+    Effect.gen(function*() {
+      const failure = yield* Effect.flip(Fragments.makeDataChannel(agentId, { chunkSize: 0, timeout: Duration.zero }))
+      expect(failure).toMatchObject({
+        _tag: "InvalidDataChannelSettings",
+        problems: [
+          { field: "chunkSize", reason: chunkSizeReason(0) },
+          { field: "timeout", reason: "must be longer than zero" }
+        ]
+      })
+      expect(failure.message).toBe(
+        `Invalid data channel settings: chunkSize ${chunkSizeReason(0)}; timeout must be longer than zero`
+      )
+    }).pipe(inMemory))
+
+  it.scoped("takes the smallest and the largest chunk size given in code over the environment's", () =>
+    Effect.gen(function*() {
+      const environment = withEnvironment([["AGENT_FRAGMENT_CHUNK_SIZE", "64"], ["AGENT_DATA_CHANNEL_TIMEOUT_SECS", "7"]])
+      const smallest = yield* environment(Fragments.makeDataChannel(agentId, { chunkSize: 1 }))
+      expect(smallest.settings).toEqual({ chunkSize: 1, timeout: Duration.seconds(7) })
+      const largest = yield* environment(
+        Fragments.makeDataChannel(agentId, { chunkSize: Fragments.maxChunkSize, timeout: Duration.millis(1500) })
+      )
+      expect(largest.settings).toEqual({ chunkSize: Fragments.maxChunkSize, timeout: Duration.millis(1500) })
+    }).pipe(inMemory))
+
+  it.scoped("fails Agent.start with InvalidDataChannelSettings for a bad chunkSize or dataChannelTimeout", () =>
+    Effect.gen(function*() {
+      const failure = yield* Effect.flip(
+        Agent.start(behaviorWith(), { chunkSize: Fragments.maxChunkSize + 1, dataChannelTimeout: -1 })
+      )
+      expect(failure).toMatchObject({
+        _tag: "InvalidDataChannelSettings",
+        problems: [
+          { field: "chunkSize", reason: chunkSizeReason(Fragments.maxChunkSize + 1) },
+          { field: "timeout", reason: "must be longer than zero" }
+        ]
+      })
     }).pipe(inMemory))
 })

@@ -48,7 +48,7 @@ describe("the disk fills up during a restore", () => {
         _tag: "FailedToDownload",
         fragmentId: "db-agent_0",
         fileName: "dump.bin",
-        reason: expect.stringContaining("ENOSPC: no space left on device"),
+        detail: expect.stringContaining("ENOSPC: no space left on device"),
         cause: { _tag: "SystemError", method: "writeAll" }
       })
       // The disk filled in the middle of the file, not before it.
@@ -108,7 +108,7 @@ describe("the orchestrator's disk fills up during a backup upload", () => {
         _tag: "FailedToTransferBackup",
         fragmentId: "db-agent_0",
         status: "ABORTED",
-        reason: expect.stringContaining("ENOSPC: no space left on device")
+        detail: expect.stringContaining("ENOSPC: no space left on device")
       })
       expect(failed).toMatchObject({
         result: "FAILURE",

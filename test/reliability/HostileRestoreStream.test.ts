@@ -141,9 +141,9 @@ describe("a download from an orchestrator that sends a hostile restore stream", 
           _tag: "FailedToDownload",
           fragmentId: "my-agent_0",
           fileName: hostile.fileName(root),
-          reason: expect.stringMatching(hostile.reason)
+          detail: expect.stringMatching(hostile.reason)
         })
-        expect(error.message).toContain(error.reason)
+        expect(error.message).toContain(error.detail)
         expect(yield* tree(root)).toEqual(["restores", join("restores", "nightly")])
         expect(yield* handlesInto(root)).toEqual([])
       }).pipe(Effect.provide(NodeFileSystem.layer)))

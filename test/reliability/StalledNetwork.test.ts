@@ -83,7 +83,7 @@ const stallMidUpload = ({ agent, orchestrator, proxy, storage, uploads }: SetUp)
     expect(error).toMatchObject({
       _tag: "FailedToTransferBackup",
       fragmentId: "db-agent_0",
-      reason: expect.stringMatching(/^No progress on the data channel for 1s while waiting for /),
+      detail: expect.stringMatching(/^No progress on the data channel for 1s while waiting for /),
       cause: { _tag: "DataChannelTimeout" }
     })
     // The orchestrator is still busy with the fragment: the bytes and the cancel are stuck in the path.
@@ -169,7 +169,7 @@ describe("a network path that stalls in the middle of a restore download", () =>
         _tag: "FailedToDownload",
         fragmentId: "db-agent_0",
         fileName: "dump.bin",
-        reason: "No progress on the data channel for 1s while waiting for the orchestrator's next chunk",
+        detail: "No progress on the data channel for 1s while waiting for the orchestrator's next chunk",
         cause: { _tag: "DataChannelTimeout" }
       })
       expect(yield* tree(restoreFolder)).toEqual([])
