@@ -190,7 +190,7 @@ export const start = <E, R>(
     const agentId = registration.agentId
     const channel = yield* Fragments.makeDataChannel(agentId, {
       ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }),
-      ...(options.dataChannelTimeout === undefined ? {} : { timeout: Duration.decode(options.dataChannelTimeout) })
+      ...(options.dataChannelTimeout === undefined ? {} : { timeout: options.dataChannelTimeout })
     })
     const status = yield* SubscriptionRef.make<AgentStatus>({
       agentId,

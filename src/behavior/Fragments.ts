@@ -9,7 +9,7 @@
  * @since 0.1.0
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
-import type { Config, ConfigError, Effect, Scope, Stream } from "effect"
+import type { Config, ConfigError, Duration, Effect, Scope, Stream } from "effect"
 import type { FragmentInformation } from "../core/Fragment.js"
 import type { BackupTarget, DataChannel } from "../internal/fragments/channel.js"
 import * as Channel from "../internal/fragments/channel.js"
@@ -242,7 +242,7 @@ export type {
  */
 export const makeDataChannel: (
   agentId: string,
-  settings?: Partial<DataChannelSettings>
+  settings?: { readonly chunkSize?: number; readonly timeout?: Duration.DurationInput }
 ) => Effect.Effect<
   DataChannel,
   InvalidDataChannelSettings | ConfigError.ConfigError,

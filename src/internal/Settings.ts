@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { Config, ConfigError, Effect, Either, Option, ParseResult, Schema } from "effect"
+import { Config, ConfigError, Duration, Effect, Either, Option, ParseResult, Schema } from "effect"
 
 /**
  * One thing wrong with what a user wrote: which field (a dotted path such as
@@ -97,3 +97,16 @@ export const variable = <A>(name: string, schema: Schema.Schema<A, string>): Con
  */
 export const variableOr = <A>(name: string, schema: Schema.Schema<A, string>, fallback: A): Config.Config<A> =>
   variable(name, schema).pipe(Config.map(Option.getOrElse(() => fallback)))
+
+/**
+ * A duration longer than zero.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const PositiveDuration = Schema.declare(
+  (input: unknown): input is Duration.DurationInput => Option.isSome(Duration.decodeUnknown(input)),
+  { message: () => "must be a duration, such as \"120 seconds\" or a number of milliseconds" }
+).pipe(
+  Schema.filter((input) => Duration.greaterThan(Duration.decode(input), Duration.zero) || "must be longer than zero")
+)

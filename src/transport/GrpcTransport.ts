@@ -26,7 +26,7 @@ import * as DownloadCall from "../internal/grpc/downloadCall.js"
 import * as TransportSettings from "../internal/grpc/settings.js"
 import * as UploadCall from "../internal/grpc/uploadCall.js"
 import type { FieldProblem } from "../internal/Settings.js"
-import { decodeOptions, variable, variableOr, WholeNumberText } from "../internal/Settings.js"
+import { decodeOptions, PositiveDuration, variable, variableOr, WholeNumberText } from "../internal/Settings.js"
 import type * as Tls from "../internal/Tls.js"
 import { OrchestratorTransport } from "./OrchestratorTransport.js"
 
@@ -167,7 +167,7 @@ const WholeNumberOf = <A>(piece: Schema.Schema<A, number>): Schema.Schema<A, str
   Schema.compose(WholeNumberText, piece)
 
 const SecondsText: Schema.Schema<Duration.DurationInput, string> = WholeNumberOf(
-  Schema.transform(Schema.Number, TransportSettings.PositiveDuration, {
+  Schema.transform(Schema.Number, PositiveDuration, {
     strict: true,
     decode: (seconds) => Duration.seconds(seconds),
     encode: (duration) => Duration.toSeconds(Duration.decode(duration))

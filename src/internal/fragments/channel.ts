@@ -50,7 +50,7 @@ export interface BackupTarget {
  */
 export const make = (
   agentId: string,
-  settings: Partial<DataChannelSettings> = {}
+  settings: { readonly chunkSize?: number; readonly timeout?: Duration.DurationInput } = {}
 ): Effect.Effect<
   DataChannel,
   InvalidDataChannelSettings | ConfigError.ConfigError,

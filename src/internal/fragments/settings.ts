@@ -6,8 +6,7 @@
  * @since 0.1.0
  */
 import { Config, Duration, Schema } from "effect"
-import { PositiveDuration } from "../grpc/settings.js"
-import { decodeOptions, variableOr, WholeNumberText } from "../Settings.js"
+import { decodeOptions, PositiveDuration, variableOr, WholeNumberText } from "../Settings.js"
 import { InvalidDataChannelSettings } from "./errors.js"
 
 /**

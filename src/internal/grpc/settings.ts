@@ -7,7 +7,8 @@
  *
  * @since 0.1.0
  */
-import { Duration, Option, Schema } from "effect"
+import { Duration, Schema } from "effect"
+import { PositiveDuration } from "../Settings.js"
 import * as Tls from "../Tls.js"
 
 /**
@@ -41,19 +42,6 @@ export const defaultKeepalive: {
   timeout: Duration.seconds(10),
   withoutCalls: true
 }
-
-/**
- * A duration longer than zero.
- *
- * @since 0.1.0
- * @category schemas
- */
-export const PositiveDuration = Schema.declare(
-  (input: unknown): input is Duration.DurationInput => Option.isSome(Duration.decodeUnknown(input)),
-  { message: () => "must be a duration, such as \"120 seconds\" or a number of milliseconds" }
-).pipe(
-  Schema.filter((input) => Duration.greaterThan(Duration.decode(input), Duration.zero) || "must be longer than zero")
-)
 
 /**
  * A text that is not blank: a host, a file name.
