@@ -169,6 +169,18 @@ export interface RunningAgentService {
 export class RunningAgent extends Context.Tag("bro-agent/RunningAgent")<RunningAgent, RunningAgentService>() {}
 
 /**
+ * Why an agent cannot start: its registration information, its data-channel
+ * settings or its environment is wrong. Nothing has been connected then.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type StartError =
+  | Registration.InvalidRegistrationInformation
+  | Fragments.InvalidDataChannelSettings
+  | ConfigError.ConfigError
+
+/**
  * Starts an agent in the current scope and returns at once. Invalid
  * registration information fails here, before any connection. Closing the
  * scope stops the agent: the control stream is closed, running steps and
@@ -182,7 +194,7 @@ export const start = <E, R>(
   options: AgentOptions = {}
 ): Effect.Effect<
   RunningAgentService,
-  Registration.InvalidRegistrationInformation | Fragments.InvalidDataChannelSettings | ConfigError.ConfigError,
+  StartError,
   OrchestratorTransport | FileSystem.FileSystem | Scope.Scope | R
 > =>
   Effect.gen(function*() {
@@ -224,7 +236,7 @@ export const run = <E, R>(
   options: AgentOptions = {}
 ): Effect.Effect<
   never,
-  AgentError | Registration.InvalidRegistrationInformation | Fragments.InvalidDataChannelSettings | ConfigError.ConfigError,
+  AgentError | StartError,
   OrchestratorTransport | FileSystem.FileSystem | R
 > => Effect.scoped(Effect.flatMap(start(behavior, options), (agent) => agent.join))
 
@@ -255,6 +267,6 @@ export const layer = <E, R>(
   options: AgentOptions = {}
 ): Layer.Layer<
   RunningAgent,
-  Registration.InvalidRegistrationInformation | Fragments.InvalidDataChannelSettings | ConfigError.ConfigError,
+  StartError,
   OrchestratorTransport | FileSystem.FileSystem | R
 > => Layer.scoped(RunningAgent, start(behavior, options))
