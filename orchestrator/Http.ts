@@ -11,17 +11,23 @@
  * Errors answer `{"statusCode": n, "message": "..."}` with the same HTTP
  * status: 404 for an unknown backup manager, action, backup or route, 422 for
  * an action that cannot be taken as asked, 409 when there is nothing to
- * cancel, 400 for a body that is not the expected JSON, 500 (and a log entry,
- * never a stack trace in the answer) for a bug.
+ * cancel, 400 for a body that is not the expected JSON (or is nested deeper
+ * than {@link maxBodyNesting} levels), 413 for a body larger than
+ * `HttpOptions.maxBodySize` (1 MiB by default; the connection is then
+ * closed, the rest of the body is never read), 500 (and a log entry, never a
+ * stack trace in the answer) for a bug.
  *
  * @since 0.1.0
  */
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpRouter from "@effect/platform/HttpRouter"
+import type * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import type * as HttpServerError from "@effect/platform/HttpServerError"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Cause, Context, Data, Effect, Layer, ParseResult, Schema } from "effect"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import * as NodeStream from "@effect/platform-node/NodeStream"
+import { Cause, Context, Data, Effect, Layer, Option, ParseResult, Schema, Stream } from "effect"
 import * as NodeHttp from "node:http"
 import type {
   ActionName,
@@ -44,7 +50,30 @@ export interface HttpOptions {
   readonly host?: string
   /** The REST port; 7001 (BRO's) by default, 0 for a free one. */
   readonly port?: number
+  /**
+   * The largest request body accepted, in bytes; {@link defaultMaxBodySize}
+   * (1 MiB) by default. BRO's requests are a few hundred bytes. A larger body
+   * answers 413 and is not read: at most this much of a body is ever held.
+   */
+  readonly maxBodySize?: number
 }
+
+/**
+ * The default `HttpOptions.maxBodySize`: 1 MiB.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultMaxBodySize = 1024 * 1024
+
+/**
+ * How deeply a request body's JSON may nest arrays and objects; a deeper body
+ * answers 400 before it is parsed. BRO's bodies nest two levels.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxBodyNesting = 32
 
 /**
  * The REST API of a running development orchestrator.
@@ -86,6 +115,21 @@ export class HttpStartError extends Data.TaggedError("HttpStartError")<{
 export class InvalidRequestBody extends Data.TaggedError("InvalidRequestBody")<{ readonly reason: string }> {
   override get message(): string {
     return this.reason
+  }
+}
+
+/**
+ * The request's body is larger than the REST API accepts (HTTP 413).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RequestBodyTooLarge extends Data.TaggedError("RequestBodyTooLarge")<{
+  /** The limit in bytes (`HttpOptions.maxBodySize`). */
+  readonly maxBodySize: number
+}> {
+  override get message(): string {
+    return `The request body is larger than ${this.maxBodySize} bytes, the most the REST API accepts`
   }
 }
 
@@ -213,24 +257,112 @@ const pathParameter = (name: string) =>
       : Effect.succeed(value)
   })
 
+/** Cuts what a client sent, quoted back in a message, to a readable length. */
+const bounded = (text: string, length = 300): string => text.length <= length ? text : `${text.slice(0, length)}...`
+
 const formatParseError = (error: ParseResult.ParseError): string =>
-  ParseResult.ArrayFormatter.formatErrorSync(error)
-    .map((issue) => issue.path.length === 0 ? issue.message : `${issue.path.join(".")}: ${issue.message}`)
-    .join("; ")
+  bounded(
+    ParseResult.ArrayFormatter.formatErrorSync(error)
+      .map((issue) => issue.path.length === 0 ? issue.message : `${issue.path.join(".")}: ${issue.message}`)
+      .join("; ")
+  )
 
 const isActionName = (name: string): name is ActionName => (actionNames as ReadonlyArray<string>).includes(name)
 
-const decodeActionRequest = Effect.gen(function*() {
+/**
+ * The body limit in effect: the one `layer` sets through the platform's
+ * `MaxBodySize`, or {@link defaultMaxBodySize} for an app served otherwise.
+ */
+const currentMaxBodySize = Effect.map(
+  HttpIncomingMessage.MaxBodySize,
+  Option.match({ onNone: () => defaultMaxBodySize, onSome: Number })
+)
+
+/** Refuses a request whose declared length is past the limit, before reading any of it. */
+const refuseDeclaredOversize = Effect.gen(function*() {
   const request = yield* HttpServerRequest.HttpServerRequest
-  const body = yield* Effect.mapError(
-    request.json,
-    (error) =>
-      new InvalidRequestBody({
-        reason: error.cause instanceof SyntaxError
-          ? `The request body is not valid JSON: ${error.cause.message}`
-          : `The request body cannot be read: ${describeCause(error.cause)}`
-      })
-  )
+  const maxBodySize = yield* currentMaxBodySize
+  const declared = request.headers["content-length"]
+  if (declared !== undefined && Number(declared) > maxBodySize) {
+    return yield* new RequestBodyTooLarge({ maxBodySize })
+  }
+})
+
+const unreadable = (cause: unknown) =>
+  new InvalidRequestBody({ reason: `The request body cannot be read: ${bounded(describeCause(cause))}` })
+
+/** The body's bytes as they arrive. */
+const bodyChunks = (request: HttpServerRequest.HttpServerRequest): Stream.Stream<Uint8Array, InvalidRequestBody> => {
+  const source = NodeHttpServerRequest.toIncomingMessage(request)
+  // The platform's own reading (`request.text`, `request.stream`) destroys a
+  // message it stops reading early, which resets the connection: the client
+  // would see that instead of the 413. Node's message is left open instead,
+  // and the 413 closes the connection once it is written.
+  return source instanceof NodeHttp.IncomingMessage
+    ? NodeStream.fromReadable<InvalidRequestBody, Uint8Array>(() => source, unreadable, { closeOnDone: false })
+    : Stream.mapError(request.stream, (error) => unreadable(error.cause))
+}
+
+/** The body as text, refused as soon as it is past the limit: at most the limit is ever held. */
+const readBodyText = Effect.gen(function*() {
+  yield* refuseDeclaredOversize
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const maxBodySize = yield* currentMaxBodySize
+  const chunks: Array<Uint8Array> = []
+  yield* Stream.runFoldEffect(bodyChunks(request), 0, (size, chunk) => {
+    const total = size + chunk.length
+    if (total > maxBodySize) return Effect.fail(new RequestBodyTooLarge({ maxBodySize }))
+    chunks.push(chunk)
+    return Effect.succeed(total)
+  })
+  return yield* Effect.try({
+    try: () => new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks)),
+    catch: () => new InvalidRequestBody({ reason: "The request body is not valid UTF-8" })
+  })
+})
+
+/**
+ * Whether `text` nests arrays and objects deeper than `limit` levels, found by
+ * counting brackets outside strings, without parsing: deep values overflow the
+ * stack of whatever walks them later (the decoder's messages quote them).
+ */
+const nestsDeeperThan = (text: string, limit: number): boolean => {
+  let depth = 0
+  let inString = false
+  for (let index = 0; index < text.length; index++) {
+    const character = text[index]
+    if (inString) {
+      if (character === "\\") index++
+      else if (character === "\"") inString = false
+    } else if (character === "\"") {
+      inString = true
+    } else if (character === "[" || character === "{") {
+      depth++
+      if (depth > limit) return true
+    } else if (character === "]" || character === "}") {
+      depth--
+    }
+  }
+  return false
+}
+
+/** The body as JSON, refused when it is too large, too deep or not JSON. */
+const readBodyJson = Effect.gen(function*() {
+  const text = yield* readBodyText
+  if (nestsDeeperThan(text, maxBodyNesting)) {
+    return yield* new InvalidRequestBody({
+      reason: `The request body nests arrays or objects deeper than ${maxBodyNesting} levels`
+    })
+  }
+  return yield* Effect.try({
+    try: (): unknown => JSON.parse(text),
+    catch: (error) =>
+      new InvalidRequestBody({ reason: `The request body is not valid JSON: ${bounded(describeCause(error))}` })
+  })
+})
+
+const decodeActionRequest = Effect.gen(function*() {
+  const body = yield* readBodyJson
   const decoded = yield* Effect.mapError(
     Schema.decodeUnknown(ActionRequestBody, { errors: "all" })(body),
     (error) => new InvalidRequestBody({ reason: `Invalid request body: ${formatParseError(error)}` })
@@ -238,7 +370,7 @@ const decodeActionRequest = Effect.gen(function*() {
   const action = decoded.action
   if (!isActionName(action)) {
     return yield* new InvalidActionRequest({
-      reason: `Unknown action "${action}": expected one of ${actionNames.join(", ")}`
+      reason: `Unknown action "${bounded(action)}": expected one of ${actionNames.join(", ")}`
     })
   }
   return { action, backupName: decoded.payload.backupName }
@@ -332,9 +464,16 @@ export const router = HttpRouter.empty.pipe(
 )
 
 const errorResponse = (statusCode: number, message: string) =>
-  HttpServerResponse.unsafeJson({ statusCode, message }, { status: statusCode })
+  HttpServerResponse.unsafeJson({ statusCode, message }, {
+    status: statusCode,
+    // The rest of a body too large to read is still on its way: closing the
+    // connection drops it, where keeping it open would mean reading it all.
+    ...(statusCode === 413 ? { headers: { connection: "close" } } : {})
+  })
 
-const statusOf = (error: ApiError | InvalidRequestBody): number => {
+type RequestFailure = ApiError | InvalidRequestBody | RequestBodyTooLarge
+
+const statusOf = (error: RequestFailure): number => {
   switch (error._tag) {
     case "UnknownBackupManager":
     case "ActionNotFound":
@@ -346,12 +485,16 @@ const statusOf = (error: ApiError | InvalidRequestBody): number => {
       return 409
     case "InvalidRequestBody":
       return 400
+    case "RequestBodyTooLarge":
+      return 413
   }
 }
 
 /**
  * The REST API as an HTTP application: every failure answers
- * `{"statusCode", "message"}`; a bug answers 500 and is logged.
+ * `{"statusCode", "message"}`; a bug answers 500 and is logged. Bodies are limited to the platform's
+ * `HttpIncomingMessage.MaxBodySize` ({@link defaultMaxBodySize} when it is not
+ * set): a body declared larger answers 413 on any route, before it is read.
  *
  * @since 0.1.0
  * @category routes
@@ -360,14 +503,14 @@ export const httpApp: Effect.Effect<
   HttpServerResponse.HttpServerResponse,
   never,
   Orchestrator | HttpServerRequest.HttpServerRequest
-> = Effect.catchAllCause(router, (cause) => {
+> = Effect.catchAllCause(Effect.zipRight(refuseDeclaredOversize, router), (cause) => {
   // A client that went away: there is nobody to answer.
   if (Cause.isInterruptedOnly(cause)) return Effect.interrupt
   const failure = Cause.failureOption(cause)
   if (failure._tag === "Some") {
-    const error: ApiError | InvalidRequestBody | HttpServerError.RouteNotFound = failure.value
+    const error: RequestFailure | HttpServerError.RouteNotFound = failure.value
     if (error._tag === "RouteNotFound") {
-      return Effect.succeed(errorResponse(404, `No route for ${error.request.method} ${error.request.url}`))
+      return Effect.succeed(errorResponse(404, `No route for ${error.request.method} ${bounded(error.request.url)}`))
     }
     return Effect.succeed(errorResponse(statusOf(error), error.message))
   }
@@ -388,14 +531,20 @@ export const httpApp: Effect.Effect<
 export const layer = (options: HttpOptions = {}): Layer.Layer<OrchestratorHttp, HttpStartError, Orchestrator> => {
   const host = options.host ?? "127.0.0.1"
   const port = options.port ?? 7001
+  const maxBodySize = options.maxBodySize ?? defaultMaxBodySize
   return Layer.scoped(
     OrchestratorHttp,
     Effect.gen(function*() {
+      if (!Number.isSafeInteger(maxBodySize) || maxBodySize <= 0) {
+        return yield* Effect.dieMessage(
+          `HttpOptions.maxBodySize must be a positive whole number of bytes, not ${maxBodySize}`
+        )
+      }
       const server = yield* Effect.mapError(
         NodeHttpServer.make(() => NodeHttp.createServer(), { host, port }),
         (error) => new HttpStartError({ host, port, cause: error.cause })
       )
-      yield* server.serve(httpApp)
+      yield* server.serve(HttpIncomingMessage.withMaxBodySize(httpApp, Option.some(maxBodySize)))
       const address = server.address
       return { host, port: address._tag === "TcpAddress" ? address.port : port }
     })
