@@ -14,8 +14,8 @@
  * cancel, 400 for a body that is not the expected JSON (or is nested deeper
  * than {@link maxBodyNesting} levels), 413 for a body larger than
  * `HttpOptions.maxBodySize` (1 MiB by default; the connection is then
- * closed, the rest of the body is never read), 500 (and a log entry, never a
- * stack trace in the answer) for a bug.
+ * closed, the rest of the body is never read), 500 for a bug: its answer
+ * gives the reason in one line, the log has the whole cause with its trace.
  *
  * @since 0.1.0
  */
@@ -491,8 +491,18 @@ const statusOf = (error: RequestFailure): number => {
 }
 
 /**
+ * What went wrong, for the answer: the first line of the error's message,
+ * never its stack trace (the log has that).
+ */
+const reasonOf = (cause: Cause.Cause<unknown>): string => {
+  const firstLine = describeCause(Cause.squash(cause)).split("\n", 1)[0] ?? ""
+  return firstLine.trim() === "" ? "no reason given" : bounded(firstLine)
+}
+
+/**
  * The REST API as an HTTP application: every failure answers
- * `{"statusCode", "message"}`; a bug answers 500 and is logged. Bodies are limited to the platform's
+ * `{"statusCode", "message"}`; a bug answers 500 with its reason and is logged
+ * with its trace. Bodies are limited to the platform's
  * `HttpIncomingMessage.MaxBodySize` ({@link defaultMaxBodySize} when it is not
  * set): a body declared larger answers 413 on any route, before it is read.
  *
@@ -516,7 +526,7 @@ export const httpApp: Effect.Effect<
   }
   return Effect.as(
     Effect.logError("The REST API failed to answer", cause),
-    errorResponse(500, "Internal error of the development orchestrator")
+    errorResponse(500, `Internal error of the development orchestrator: ${reasonOf(cause)}`)
   )
 })
 

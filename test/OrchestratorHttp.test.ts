@@ -491,12 +491,15 @@ describe("the development orchestrator's REST API", () => {
       })
     }))
 
-  it.scoped("a bug answers 500 with a message and no stack trace", () =>
+  it.scoped("a bug answers 500 with its reason and no stack trace", () =>
     Effect.gen(function*() {
       const fake = yield* makeFake()
-      const url = yield* serve({ ...fake.orchestrator, health: Effect.die(new Error("secret detail of a bug")) })
+      const url = yield* serve({ ...fake.orchestrator, health: Effect.die(new Error("the health check broke")) })
       const { body, status } = yield* get(`${url}/v1/health`)
       expect(status).toBe(500)
-      expect(body).toEqual({ statusCode: 500, message: "Internal error of the development orchestrator" })
+      expect(body).toEqual({
+        statusCode: 500,
+        message: "Internal error of the development orchestrator: the health check broke"
+      })
     }).pipe(Logger.withMinimumLogLevel(LogLevel.None)))
 })
