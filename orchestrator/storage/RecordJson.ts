@@ -1,0 +1,99 @@
+/**
+ * A backup's record as kept on disk, and the rules a record read back must
+ * follow: the same as a request's (BRO's rule for backup names, the
+ * registry's for manager, agent and fragment ids, the data channel's for
+ * file names), because a record can be edited by hand and every name in it
+ * becomes a path.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { idProblem } from "../../src/core/Registration.js"
+import { fileNameProblem } from "../../src/internal/Checksum.js"
+import { backupNameProblem } from "../Model.js"
+import { recordFile } from "./Paths.js"
+
+/** A string that passes `problem`, which says in a full sentence what is wrong. */
+const checked = (problem: (value: string) => string | undefined) =>
+  Schema.String.pipe(Schema.filter((value) => problem(value) ?? true))
+
+/** The registry's id rule, in a sentence that names the field and (the start of) the id. */
+const idRule = (what: string, extra: (id: string) => string | undefined = () => undefined) => (id: string) => {
+  const problem = idProblem(id) ?? extra(id)
+  return problem === undefined ? undefined : `the ${what} ${JSON.stringify(id.slice(0, 100))} ${problem}`
+}
+
+// An agent's folder lies beside `backup.json`, so that name cannot be an agent's.
+const notTheRecordFile = (id: string) => (id === recordFile ? `must not be "${recordFile}"` : undefined)
+
+const ManagerId = checked(idRule("backup manager id"))
+const AgentId = checked(idRule("agent id", notTheRecordFile))
+const FragmentId = checked(idRule("fragment id"))
+const BackupName = checked(backupNameProblem)
+const FileName = checked(fileNameProblem)
+
+const SoftwareVersionJson = Schema.Struct({
+  agentId: AgentId,
+  apiVersion: Schema.String,
+  productName: Schema.String,
+  productNumber: Schema.String,
+  revision: Schema.String,
+  productionDate: Schema.String,
+  description: Schema.String,
+  type: Schema.String,
+  commercialVersion: Schema.String,
+  semanticVersion: Schema.String
+})
+
+const StoredFileJson = Schema.Struct({
+  name: FileName,
+  size: Schema.Number.pipe(Schema.int(), Schema.nonNegative()),
+  checksum: Schema.String.pipe(Schema.pattern(/^[0-9A-Fa-f]{32}$/, { message: () => "a checksum is 32 hex digits" }))
+})
+
+const FragmentJson = Schema.Struct({
+  agentId: AgentId,
+  fragmentId: FragmentId,
+  version: Schema.String,
+  sizeInBytes: Schema.String,
+  customInformation: Schema.Record({ key: Schema.String, value: Schema.String }),
+  backupFile: StoredFileJson,
+  customMetadataFile: Schema.optional(StoredFileJson)
+})
+
+/** What holds across fields: each agent once, each fragment once and of a recorded agent. */
+const consistency = (record: {
+  readonly softwareVersions: ReadonlyArray<{ readonly agentId: string }>
+  readonly fragments: ReadonlyArray<{ readonly agentId: string; readonly fragmentId: string }>
+}): string | undefined => {
+  const agents = new Set<string>()
+  for (const { agentId } of record.softwareVersions) {
+    if (agents.has(agentId)) return `agent ${agentId} is recorded twice`
+    agents.add(agentId)
+  }
+  const fragments = new Set<string>()
+  for (const { agentId, fragmentId } of record.fragments) {
+    if (!agents.has(agentId)) return `fragment ${fragmentId} belongs to agent ${agentId}, which is not recorded`
+    const key = `${agentId}/${fragmentId}`
+    if (fragments.has(key)) return `fragment ${fragmentId} of agent ${agentId} is recorded twice`
+    fragments.add(key)
+  }
+  return undefined
+}
+
+/**
+ * The JSON record of a backup as kept on disk.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const BackupRecordJson = Schema.Struct({
+  name: BackupName,
+  backupManagerId: ManagerId,
+  status: Schema.Literal("COMPLETE", "INCOMPLETE", "CORRUPTED"),
+  creationTime: Schema.String.pipe(
+    Schema.filter((time) => !Number.isNaN(Date.parse(time)) || "the creation time is not a date")
+  ),
+  softwareVersions: Schema.Array(SoftwareVersionJson),
+  fragments: Schema.Array(FragmentJson)
+}).pipe(Schema.filter((record) => consistency(record) ?? true))
