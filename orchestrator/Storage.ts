@@ -229,13 +229,16 @@ export const make = (root: string): Effect.Effect<Storage, PlatformError, FileSy
           onRight: Effect.succeed
         })
         const folder = yield* pathTo("writeRecord", [record.backupManagerId, record.name], true)
-        const created = !(yield* fs.exists(folder))
-        const undo = Effect.gen(function*() {
-          if (created) yield* fs.remove(folder, { recursive: true, force: true }).pipe(Effect.ignore)
-        })
-        if (created) {
+        // The outermost folder this write creates, removed again if the record cannot be written.
+        const created = (yield* fs.exists(dirname(folder)))
+          ? ((yield* fs.exists(folder)) ? undefined : folder)
+          : dirname(folder)
+        const undo = created === undefined
+          ? Effect.void
+          : fs.remove(created, { recursive: true, force: true }).pipe(Effect.ignore)
+        if (created !== undefined) {
           yield* fs.makeDirectory(folder, { recursive: true }).pipe(Effect.tapError(() => undo))
-          yield* Effect.forEach([dirname(folder), absolute], syncFolder, { discard: true })
+          yield* Effect.forEach([dirname(folder), absolute], syncFolder, { discard: true }).pipe(Effect.tapError(() => undo))
         }
         // Written aside, synced, renamed: a stop or a power cut leaves the old record or the new one.
         const temporary = join(folder, Paths.workingName(Paths.recordTemporaryPrefix))
