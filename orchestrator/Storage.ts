@@ -84,10 +84,13 @@ export class StoredFileUnreadable extends Data.TaggedError("StoredFileUnreadable
 export const recordKey = (manager: string, backupName: string): string => `${manager}/${backupName}`
 
 /**
+ * The backup store of one storage folder.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface Storage {
+  /** The storage folder, absolute (as given, not with its links resolved). */
   readonly root: string
   /**
    * The folder of a backup. Every name must be a plain name (it was validated
