@@ -1,4 +1,4 @@
-import { describe, expect, it } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Deferred, Effect, Ref } from "effect"
 import type { AgentBehavior, CancelContext } from "../src/behavior/AgentBehavior.js"
 import { StageFailure } from "../src/behavior/AgentBehavior.js"
@@ -15,8 +15,9 @@ import {
   postActions,
   restorePreparation,
   stageComplete,
-  inMemory
+  inMemoryLayer
 } from "./support/agentHarness.js"
+import { layerPerTest } from "./support/layers.js"
 import { OrchestratorMessage as Messages } from "../src/core/Message.js"
 
 
@@ -36,7 +37,7 @@ const pathTo: Record<StepKey, { readonly action: "BACKUP" | "RESTORE"; readonly 
   }
 }
 
-describe("cancel", () => {
+layerPerTest(inMemoryLayer())("cancel", (it) => {
   for (const [step, path] of Object.entries(pathTo) as Array<[StepKey, (typeof pathTo)[StepKey]]>) {
     it.scoped(`interrupts a running ${step} step, then runs the cancel step and answers`, () =>
       Effect.gen(function*() {
@@ -76,7 +77,7 @@ describe("cancel", () => {
         // ...and a further cancel is, for the same recorded action.
         yield* control.send(cancel(path.action))
         expect(yield* control.receive).toEqual(stageComplete(path.action, true, "Cancel actions completed"))
-      }).pipe(inMemory))
+      }))
   }
 
   it.scoped("closes what the interrupted stage held open before the cancel step runs", () =>
@@ -98,7 +99,7 @@ describe("cancel", () => {
       yield* control.send(cancel("BACKUP"))
       yield* control.receive
       expect(yield* Ref.get(order)).toEqual(["open dump", "close dump", "cancel step"])
-    }).pipe(inMemory))
+    }))
 
   it.scoped("answers a cancel with no action since registration, running nothing", () =>
     Effect.gen(function*() {
@@ -109,7 +110,7 @@ describe("cancel", () => {
       yield* control.send(cancel("RESTORE"))
       expect(yield* control.receive).toEqual(stageComplete("RESTORE", true, "Nothing to cancel: no action since registration"))
       expect(yield* Ref.get(ran)).toBe(false)
-    }).pipe(inMemory))
+    }))
 
   it.scoped("answers with the action the agent is in, whatever the cancel message says", () =>
     Effect.gen(function*() {
@@ -118,7 +119,7 @@ describe("cancel", () => {
       yield* control.receive
       yield* control.send(cancel("BACKUP"))
       expect(yield* control.receive).toEqual(stageComplete("RESTORE", true, "Cancel actions completed"))
-    }).pipe(inMemory))
+    }))
 
   it.scoped("answers a cancel after a stage has answered", () =>
     Effect.gen(function*() {
@@ -127,7 +128,7 @@ describe("cancel", () => {
       yield* control.receive
       yield* control.send(cancel("BACKUP"))
       expect(yield* control.receive).toEqual(stageComplete("BACKUP", true, "Cancel actions completed"))
-    }).pipe(inMemory))
+    }))
 
   it.scoped("answers a cancel while the fragment list arrives", () =>
     Effect.gen(function*() {
@@ -138,7 +139,7 @@ describe("cancel", () => {
       yield* control.send(cancel("RESTORE"))
       expect(yield* control.receive).toEqual(stageComplete("RESTORE", true, "Cancel actions completed"))
       expect(yield* Ref.get(prepared)).toBe(false)
-    }).pipe(inMemory))
+    }))
 
   it.scoped("answers success false when the cancel step fails", () =>
     Effect.gen(function*() {
@@ -149,7 +150,7 @@ describe("cancel", () => {
       yield* control.receive
       yield* control.send(cancel("BACKUP"))
       expect(yield* control.receive).toEqual(stageComplete("BACKUP", false, "Could not roll back"))
-    }).pipe(inMemory))
+    }))
 
   it.scoped("answers a second cancel that arrives while the cancel step runs, after it", () =>
     Effect.gen(function*() {
@@ -172,5 +173,5 @@ describe("cancel", () => {
       expect(yield* control.receive).toEqual(stageComplete("BACKUP", true, "Cancel actions completed"))
       expect(yield* control.receive).toEqual(stageComplete("BACKUP", true, "Cancel actions completed"))
       expect(yield* Ref.get(calls)).toBe(2)
-    }).pipe(inMemory))
+    }))
 })

@@ -3,7 +3,7 @@
 // files in temporary folders.
 import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
-import { describe, expect, it } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Effect, Layer, Ref, Schedule, Stream } from "effect"
 import { createHash } from "node:crypto"
 import { join } from "node:path"
@@ -28,6 +28,7 @@ import {
   stageComplete
 } from "./support/agentHarness.js"
 import * as TestServer from "./support/TestServer.js"
+import { layerLive } from "./support/layers.js"
 
 const registration = AgentMessage.Register({
   action: "REGISTER",
@@ -91,8 +92,8 @@ const servedFile = (file: FragmentFile, fileName: string, text: string, chunk: n
   return parts
 }
 
-describe("agent over gRPC: registration", () => {
-  it.scopedLive("registers with API 4.0 and the features PLAINTEXT, PREPARE_STAGE, POST_STAGE, and is Registered once acknowledged", () =>
+layerLive(NodeFileSystem.layer)("agent over gRPC: registration", (it) => {
+  it.scoped("registers with API 4.0 and the features PLAINTEXT, PREPARE_STAGE, POST_STAGE, and is Registered once acknowledged", () =>
     Effect.gen(function*() {
       const server = yield* TestServer.make()
       const agent = yield* startAgent(server.port, behaviorWith())
@@ -108,9 +109,9 @@ describe("agent over gRPC: registration", () => {
         connection: { _tag: "Registered", apiVersion: "4.0", acknowledged: true, orchestratorFeatures: broFeatures },
         action: undefined
       })
-    }).pipe(Effect.provide(NodeFileSystem.layer)))
+    }))
 
-  it.scopedLive("registers again by itself on a new server started on the same port after the first one stopped", () =>
+  it.scoped("registers again by itself on a new server started on the same port after the first one stopped", () =>
     Effect.gen(function*() {
       const { agent, server: first } = yield* registeredAgent(behaviorWith(), {
         agent: { reconnect: { afterStreamLost: Schedule.spaced("50 millis") } }
@@ -128,9 +129,9 @@ describe("agent over gRPC: registration", () => {
         acknowledged: true,
         orchestratorFeatures: broFeatures
       })
-    }).pipe(Effect.provide(NodeFileSystem.layer)))
+    }))
 
-  it.scopedLive("stops with RegistrationRejected carrying every reason when the server refuses the registration with INVALID_ARGUMENT", () =>
+  it.scoped("stops with RegistrationRejected carrying every reason when the server refuses the registration with INVALID_ARGUMENT", () =>
     Effect.gen(function*() {
       const server = yield* TestServer.make()
       const agent = yield* startAgent(server.port, behaviorWith())
@@ -150,11 +151,11 @@ describe("agent over gRPC: registration", () => {
         })
       )
       expect((yield* agent.status).connection).toEqual({ _tag: "Stopped", error })
-    }).pipe(Effect.provide(NodeFileSystem.layer)))
+    }))
 })
 
-describe("agent over gRPC: backup", () => {
-  it.scopedLive("runs a full backup, sending each fragment from real files over the data channel and answering each stage once", () =>
+layerLive(NodeFileSystem.layer)("agent over gRPC: backup", (it) => {
+  it.scoped("runs a full backup, sending each fragment from real files over the data channel and answering each stage once", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const folder = yield* tempFolder
@@ -233,9 +234,9 @@ describe("agent over gRPC: backup", () => {
       // The agent answers in order: the cancel's answer coming next proves no stage was answered twice.
       yield* connection.send(cancel("BACKUP"))
       expect(yield* connection.next).toEqual(stageComplete("BACKUP", true, "Cancel actions completed"))
-    }).pipe(Effect.provide(NodeFileSystem.layer)))
+    }))
 
-  it.scopedLive("interrupts an upload when the server cancels the backup: the call is cancelled and the cancel answered once", () =>
+  it.scoped("interrupts an upload when the server cancels the backup: the call is cancelled and the cancel answered once", () =>
     Effect.gen(function*() {
       const cancelled = yield* Ref.make(0)
       // A 64 MiB dump, produced as it is sent; the server reads none of it, so flow control holds the upload.
@@ -264,11 +265,11 @@ describe("agent over gRPC: backup", () => {
       // The interrupted execution is never answered: the next answer is that of a second cancel.
       yield* connection.send(cancel("BACKUP"))
       expect(yield* connection.next).toEqual(stageComplete("BACKUP", true, "Cancel actions completed"))
-    }).pipe(Effect.provide(NodeFileSystem.layer)))
+    }))
 })
 
-describe("agent over gRPC: restore", () => {
-  it.scopedLive("runs a full restore, taking the fragment list entries and downloading each fragment into a folder", () =>
+layerLive(NodeFileSystem.layer)("agent over gRPC: restore", (it) => {
+  it.scoped("runs a full restore, taking the fragment list entries and downloading each fragment into a folder", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const folder = yield* tempFolder
@@ -324,5 +325,5 @@ describe("agent over gRPC: restore", () => {
       // The agent answers in order: the cancel's answer coming next proves no stage was answered twice.
       yield* connection.send(cancel("RESTORE"))
       expect(yield* connection.next).toEqual(stageComplete("RESTORE", true, "Cancel actions completed"))
-    }).pipe(Effect.provide(NodeFileSystem.layer)))
+    }))
 })

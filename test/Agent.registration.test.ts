@@ -1,4 +1,4 @@
-import { describe, expect, it } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Ref, Schedule, TestClock } from "effect"
 import * as Agent from "../src/Agent.js"
 import { OrchestratorMessage } from "../src/core/Message.js"
@@ -15,9 +15,9 @@ import {
   nothingToCancelAnswer,
   softwareVersion,
   stageComplete,
-  inMemory,
   inMemoryLayer
 } from "./support/agentHarness.js"
+import { layerPerTest } from "./support/layers.js"
 
 const acknowledge = OrchestratorMessage.RegisterAcknowledge({
   message: "Registered Agent",
@@ -25,7 +25,7 @@ const acknowledge = OrchestratorMessage.RegisterAcknowledge({
 })
 const invalidApiVersion3 = "Invalid api version. Only [2.0, 3.0] are supported.\n"
 
-describe("registration", () => {
+layerPerTest(inMemoryLayer())("registration", (it) => {
   it.scoped("registers as API 4.0 with the features that are true and the software version's defaults", () =>
     Effect.gen(function*() {
       const { registration } = yield* connect(behaviorWith({ registration: { agentId, scope: "alpha", softwareVersion } }))
@@ -39,13 +39,15 @@ describe("registration", () => {
         backendType: "BRO",
         features: ["PLAINTEXT", "PREPARE_STAGE", "POST_STAGE"]
       })
-    }).pipe(inMemory))
+    }))
 
-  it.scoped("announces the transport's security mode", () =>
-    Effect.gen(function*() {
-      const { registration } = yield* connect(behaviorWith())
-      expect(registration._tag === "Register" && registration.features[0]).toBe("MTLS")
-    }).pipe(Effect.provide(inMemoryLayer({ security: "MTLS" }))))
+  layerPerTest(inMemoryLayer({ security: "MTLS" }))("on a mutual-TLS transport", (it) => {
+    it.scoped("announces the transport's security mode", () =>
+      Effect.gen(function*() {
+        const { registration } = yield* connect(behaviorWith())
+        expect(registration._tag === "Register" && registration.features[0]).toBe("MTLS")
+      }))
+  })
 
   it.scoped("sends the features its user configured instead, when given", () =>
     Effect.gen(function*() {
@@ -53,7 +55,7 @@ describe("registration", () => {
         registration: { agentId, softwareVersion, features: ["TLS", "SELECTIVE_BACKUP"] }
       }))
       expect(registration._tag === "Register" && registration.features).toEqual(["TLS", "SELECTIVE_BACKUP"])
-    }).pipe(inMemory))
+    }))
 
   it.scoped("refuses invalid registration information before any connection", () =>
     Effect.gen(function*() {
@@ -64,7 +66,7 @@ describe("registration", () => {
       if (error._tag !== "InvalidRegistrationInformation") throw new Error(`unexpected ${error._tag}`)
       expect(error.problems.map((problem) => problem.field)).toEqual(["agentId", "softwareVersion.revision"])
       expect(yield* orchestrator.controlsOpened).toBe(0)
-    }).pipe(inMemory))
+    }))
 
   it.scoped("is registered, with the orchestrator's features, once acknowledged", () =>
     Effect.gen(function*() {
@@ -78,7 +80,7 @@ describe("registration", () => {
         acknowledged: true,
         orchestratorFeatures: acknowledge.features
       })
-    }).pipe(inMemory))
+    }))
 
   it.scoped("sends the registration again on the same stream until acknowledged", () =>
     Effect.gen(function*() {
@@ -95,7 +97,7 @@ describe("registration", () => {
       yield* control.send(cancel("BACKUP"))
       expect(yield* control.receive).toEqual(nothingToCancelAnswer)
       expect(yield* orchestrator.controlsOpened).toBe(1)
-    }).pipe(inMemory))
+    }))
 
   it.scoped("never sends the registration again when the acknowledgement wait is 0", () =>
     Effect.gen(function*() {
@@ -103,7 +105,7 @@ describe("registration", () => {
       yield* TestClock.adjust("1 minute")
       yield* control.send(cancel("BACKUP"))
       expect(yield* control.receive).toEqual(nothingToCancelAnswer)
-    }).pipe(inMemory))
+    }))
 
   it.scoped("is registered at once under API 3.0, which is never acknowledged", () =>
     Effect.gen(function*() {
@@ -118,10 +120,10 @@ describe("registration", () => {
         acknowledged: false,
         orchestratorFeatures: []
       })
-    }).pipe(inMemory))
+    }))
 })
 
-describe("when the control stream ends", () => {
+layerPerTest(inMemoryLayer())("when the control stream ends", (it) => {
   it.scoped("registers again on a new stream after the orchestrator closes it", () =>
     Effect.gen(function*() {
       const { agent, control, orchestrator } = yield* connect(behaviorWith())
@@ -132,7 +134,7 @@ describe("when the control stream ends", () => {
       const next = yield* orchestrator.nextControl
       const registration = yield* next.receive
       expect(registration._tag === "Register" && registration.apiVersion).toBe("4.0")
-    }).pipe(inMemory))
+    }))
 
   it.scoped("keeps registering again while the orchestrator is unavailable", () =>
     Effect.gen(function*() {
@@ -146,7 +148,7 @@ describe("when the control stream ends", () => {
         yield* current.receive
       }
       expect(yield* orchestrator.controlsOpened).toBe(6)
-    }).pipe(inMemory))
+    }))
 
   it.scoped("stops with RegistrationRejected and every reason when the registration is invalid", () =>
     Effect.gen(function*() {
@@ -167,7 +169,7 @@ describe("when the control stream ends", () => {
       expect((yield* agent.status).connection._tag).toBe("Stopped")
       yield* TestClock.adjust("10 minutes")
       expect(yield* orchestrator.controlsOpened).toBe(1)
-    }).pipe(inMemory))
+    }))
 
   it.scoped("stops with RegistrationRejected when unauthenticated", () =>
     Effect.gen(function*() {
@@ -175,7 +177,7 @@ describe("when the control stream ends", () => {
       yield* control.end("UNAUTHENTICATED", "No client certificate")
       const error = yield* Effect.flip(agent.join)
       expect(error._tag === "RegistrationRejected" && error.status).toBe("UNAUTHENTICATED")
-    }).pipe(inMemory))
+    }))
 
   it.scoped("falls back to API 3.0 at once when the orchestrator supports only 2.0 and 3.0", () =>
     Effect.gen(function*() {
@@ -186,7 +188,7 @@ describe("when the control stream ends", () => {
       expect(registration._tag === "Register" && registration.apiVersion).toBe("3.0")
       // No wait was needed: the clock never moved.
       expect(yield* TestClock.currentTimeMillis).toBe(0)
-    }).pipe(inMemory))
+    }))
 
   it.scoped("goes back to API 4.0 after a fallback when the stream is lost", () =>
     Effect.gen(function*() {
@@ -200,7 +202,7 @@ describe("when the control stream ends", () => {
       const next = yield* orchestrator.nextControl
       const registration = yield* next.receive
       expect(registration._tag === "Register" && registration.apiVersion).toBe("4.0")
-    }).pipe(inMemory))
+    }))
 
   it.scoped("waits 30 seconds when the id is in use, and gives up after 20 more tries", () =>
     Effect.gen(function*() {
@@ -224,7 +226,7 @@ describe("when the control stream ends", () => {
       yield* current.end("ALREADY_EXISTS", inUse)
       const error = yield* Effect.flip(agent.join)
       expect(error).toEqual(new Agent.RegistrationRejected({ agentId, status: "ALREADY_EXISTS", reasons: [inUse] }))
-    }).pipe(inMemory))
+    }))
 
   it.scoped("follows a reconnection schedule its user composed", () =>
     Effect.gen(function*() {
@@ -242,7 +244,7 @@ describe("when the control stream ends", () => {
       const error = yield* Effect.flip(agent.join)
       expect(error._tag).toBe("OrchestratorUnreachable")
       expect(error.message).toContain("UNAVAILABLE")
-    }).pipe(inMemory))
+    }))
 
   it.scoped("starts the reconnection schedule afresh once the orchestrator has answered", () =>
     Effect.gen(function*() {
@@ -262,7 +264,7 @@ describe("when the control stream ends", () => {
       yield* TestClock.adjust("1 second")
       const third = yield* orchestrator.nextControl
       expect((yield* third.receive)._tag).toBe("Register")
-    }).pipe(inMemory))
+    }))
 
   it.scoped("interrupts the running stage and runs the cancel step before registering again", () =>
     Effect.gen(function*() {
@@ -290,7 +292,7 @@ describe("when the control stream ends", () => {
       // Idle and with nothing on record on the new stream: nothing was sent for the old action.
       yield* next.send(cancel("BACKUP"))
       expect(yield* next.receive).toEqual(nothingToCancelAnswer)
-    }).pipe(inMemory))
+    }))
 
   it.scoped("closes the control stream and registers no more when it is interrupted", () =>
     Effect.gen(function*() {
@@ -302,7 +304,7 @@ describe("when the control stream ends", () => {
       yield* control.closed
       yield* TestClock.adjust("10 minutes")
       expect(yield* orchestrator.controlsOpened).toBe(1)
-    }).pipe(inMemory))
+    }))
 
   it.scoped("answers the first stage on a new stream after a reconnection", () =>
     Effect.gen(function*() {
@@ -314,5 +316,5 @@ describe("when the control stream ends", () => {
       yield* next.receive
       yield* next.send(backupPreparation)
       expect(yield* next.receive).toEqual(stageComplete("BACKUP", true, "Preparation for backup is successful"))
-    }).pipe(inMemory))
+    }))
 })

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Deferred, Effect, Ref } from "effect"
 import type { BackupContext, RestoreContext } from "../src/behavior/AgentBehavior.js"
 import { StageFailure } from "../src/behavior/AgentBehavior.js"
@@ -18,11 +18,12 @@ import {
   restorePreparation,
   softwareVersion,
   stageComplete,
-  inMemory
+  inMemoryLayer
 } from "./support/agentHarness.js"
+import { layerPerTest } from "./support/layers.js"
 
 
-describe("backup stages", () => {
+layerPerTest(inMemoryLayer())("backup stages", (it) => {
   it.scoped("answers each backup stage once, with the default texts", () =>
     Effect.gen(function*() {
       const { control } = yield* connect(behaviorWith())
@@ -35,7 +36,7 @@ describe("backup stages", () => {
       yield* control.send(cancel("REGISTER"))
       // The action is over but on record: the cancel runs the cancel step for it.
       expect(yield* control.receive).toEqual(stageComplete("BACKUP", true, "Cancel actions completed"))
-    }).pipe(inMemory))
+    }))
 
   it.scoped("hands each step the backup's name and type, and answers with the text a step returns", () =>
     Effect.gen(function*() {
@@ -59,7 +60,7 @@ describe("backup stages", () => {
         `execute:nightly:alpha:${agentId}`,
         `post:nightly:alpha:${agentId}`
       ])
-    }).pipe(inMemory))
+    }))
 
   it.scoped("answers a stage that fails with success false and the error's message", () =>
     Effect.gen(function*() {
@@ -73,7 +74,7 @@ describe("backup stages", () => {
       // The agent stays in the failed stage, so BRO's cancel that follows is answered.
       yield* control.send(cancel("BACKUP"))
       expect(yield* control.receive).toEqual(stageComplete("BACKUP", true, "Cancel actions completed"))
-    }).pipe(inMemory))
+    }))
 
   it.scoped("answers a stage that throws with success false, and goes on serving", () =>
     Effect.gen(function*() {
@@ -98,7 +99,7 @@ describe("backup stages", () => {
       yield* control.receive
       yield* control.send(backupPreparation)
       expect(yield* control.receive).toEqual(stageComplete("BACKUP", true, "Preparation for backup is successful"))
-    }).pipe(inMemory))
+    }))
 
   it.scoped("runs an API 2.0 backup as one stage that executes the backup", () =>
     Effect.gen(function*() {
@@ -115,7 +116,7 @@ describe("backup stages", () => {
       yield* control.send(backupPreparation)
       expect(yield* control.receive).toEqual(stageComplete("BACKUP", true, "Backup completed"))
       expect(yield* Ref.get(executed)).toBe(2)
-    }).pipe(inMemory))
+    }))
 
   it.scoped("keeps a message that arrives while a step runs until the step returns", () =>
     Effect.gen(function*() {
@@ -130,7 +131,7 @@ describe("backup stages", () => {
       yield* Deferred.succeed(release, undefined)
       expect(yield* control.receive).toEqual(stageComplete("BACKUP", true, "Preparation for backup is successful"))
       expect(yield* control.receive).toEqual(stageComplete("BACKUP", true, "Backup completed"))
-    }).pipe(inMemory))
+    }))
 
   it.scoped("shows the current action and stage in its status", () =>
     Effect.gen(function*() {
@@ -150,10 +151,10 @@ describe("backup stages", () => {
       yield* Deferred.succeed(release, undefined)
       yield* control.receive
       expect((yield* agent.status).action?.running).toBe(false)
-    }).pipe(inMemory))
+    }))
 })
 
-describe("restore stages", () => {
+layerPerTest(inMemoryLayer())("restore stages", (it) => {
   it.scoped("collects the fragment list entries before preparing, then runs every restore stage", () =>
     Effect.gen(function*() {
       const prepared = yield* Ref.make<RestoreContext | undefined>(undefined)
@@ -176,7 +177,7 @@ describe("restore stages", () => {
       expect((yield* Ref.get(executed))?.fragments.length).toBe(2)
       yield* control.send(postActions("RESTORE"))
       expect(yield* control.receive).toEqual(stageComplete("RESTORE", true, "Post restore actions completed"))
-    }).pipe(inMemory))
+    }))
 
   it.scoped("does not start the restore preparation before the last entry", () =>
     Effect.gen(function*() {
@@ -188,7 +189,7 @@ describe("restore stages", () => {
       yield* control.send(execution("RESTORE"))
       expect(yield* control.receive).toEqual(stageComplete("RESTORE", false, "Unsuccessful restore stage"))
       expect(yield* Ref.get(prepared)).toBe(false)
-    }).pipe(inMemory))
+    }))
 
   it.scoped("prepares at once when the agent has no fragments in the backup", () =>
     Effect.gen(function*() {
@@ -199,7 +200,7 @@ describe("restore stages", () => {
       yield* control.send(restorePreparation([]))
       expect(yield* control.receive).toEqual(stageComplete("RESTORE", true, "Preparation for restore is successful"))
       expect(yield* Ref.get(fragments)).toBe(0)
-    }).pipe(inMemory))
+    }))
 
   it.scoped("takes the whole fragment list from the preparation of an older orchestrator", () =>
     Effect.gen(function*() {
@@ -210,7 +211,7 @@ describe("restore stages", () => {
       yield* control.send(restorePreparation([fragment("a"), fragment("b")]))
       expect(yield* control.receive).toEqual(stageComplete("RESTORE", true, "Preparation for restore is successful"))
       expect(yield* Ref.get(ids)).toEqual(["a", "b"])
-    }).pipe(inMemory))
+    }))
 
   it.scoped("answers a failed software version check with its message", () =>
     Effect.gen(function*() {
@@ -222,10 +223,10 @@ describe("restore stages", () => {
       }))
       yield* control.send(restorePreparation([]))
       expect(yield* control.receive).toEqual(stageComplete("RESTORE", false, "Incompatible version"))
-    }).pipe(inMemory))
+    }))
 })
 
-describe("unexpected messages", () => {
+layerPerTest(inMemoryLayer())("unexpected messages", (it) => {
   it.scoped("ignores, without answering, everything but a preparation while idle", () =>
     Effect.gen(function*() {
       const { control } = yield* connect(behaviorWith())
@@ -237,7 +238,7 @@ describe("unexpected messages", () => {
       yield* control.send(OrchestratorMessage.RegisterAcknowledge({ message: "Registered Agent", features: [] }))
       yield* control.send(cancel("BACKUP"))
       expect(yield* control.receive).toEqual(nothingToCancelAnswer)
-    }).pipe(inMemory))
+    }))
 
   it.scoped("answers an unexpected message after backup preparation as a failed stage and goes idle", () =>
     Effect.gen(function*() {
@@ -252,7 +253,7 @@ describe("unexpected messages", () => {
       yield* control.send(cancel("BACKUP"))
       expect(yield* control.receive).toEqual(stageComplete("BACKUP", true, "Cancel actions completed"))
       expect(yield* Ref.get(executed)).toBe(false)
-    }).pipe(inMemory))
+    }))
 
   it.scoped("answers a preparation after backup execution as unexpected, without starting it", () =>
     Effect.gen(function*() {
@@ -265,7 +266,7 @@ describe("unexpected messages", () => {
       yield* control.send(backupPreparation)
       expect(yield* control.receive).toEqual(stageComplete("BACKUP", false, "Unsuccessful backup stage."))
       expect(yield* Ref.get(prepared)).toBe(1)
-    }).pipe(inMemory))
+    }))
 
   it.scoped("answers an unexpected message in restore preparation and execution with the restore text", () =>
     Effect.gen(function*() {
@@ -280,7 +281,7 @@ describe("unexpected messages", () => {
       yield* control.receive
       yield* control.send(restorePreparation([]))
       expect(yield* control.receive).toEqual(stageComplete("RESTORE", false, "Unsuccessful restore stage"))
-    }).pipe(inMemory))
+    }))
 
   it.scoped("treats a stage message without its sub-message as unexpected", () =>
     Effect.gen(function*() {
@@ -290,7 +291,7 @@ describe("unexpected messages", () => {
       // What the wire gives for EXECUTION with no `execution` present.
       yield* control.send(OrchestratorMessage.Unsupported({ action: "BACKUP", messageType: "EXECUTION" }))
       expect(yield* control.receive).toEqual(stageComplete("BACKUP", false, "Unsuccessful backup stage"))
-    }).pipe(inMemory))
+    }))
 
   it.scoped("never answers a register acknowledgement, even in the middle of an action", () =>
     Effect.gen(function*() {
@@ -300,7 +301,7 @@ describe("unexpected messages", () => {
       yield* control.send(OrchestratorMessage.RegisterAcknowledge({ message: "Registered Agent", features: [] }))
       yield* control.send(execution("BACKUP"))
       expect(yield* control.receive).toEqual(stageComplete("BACKUP", true, "Backup completed"))
-    }).pipe(inMemory))
+    }))
 
   it.scoped("after the post-actions, ignores stage messages like an idle agent", () =>
     Effect.gen(function*() {
@@ -313,5 +314,5 @@ describe("unexpected messages", () => {
       yield* control.send(postActions("BACKUP"))
       yield* control.send(cancel("BACKUP"))
       expect(yield* control.receive).toEqual(stageComplete("BACKUP", true, "Cancel actions completed"))
-    }).pipe(inMemory))
+    }))
 })

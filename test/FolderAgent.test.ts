@@ -1,10 +1,11 @@
 import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
-import { describe, expect, it } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Effect } from "effect"
 import { join } from "node:path"
 import { folderAgent } from "../examples/FolderAgent.js"
 import { awaitAgents, startAgent, startOrchestrator, tempFolder } from "./support/orchestratorHarness.js"
+import { layerLive } from "./support/layers.js"
 
 const files = (folder: string) =>
   Effect.gen(function*() {
@@ -16,8 +17,8 @@ const files = (folder: string) =>
     return entries
   })
 
-describe("the example folder agent", () => {
-  it.live("restores its folder as it was at the backup: edited, deleted and added files included", () =>
+layerLive(NodeFileSystem.layer)("the example folder agent", (it) => {
+  it.scoped("restores its folder as it was at the backup: edited, deleted and added files included", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const folder = yield* tempFolder
@@ -38,9 +39,9 @@ describe("the example folder agent", () => {
       const restore = yield* orchestrator.startAction("DEFAULT", "RESTORE", "b1")
       expect((yield* orchestrator.awaitAction(restore.id)).result).toBe("SUCCESS")
       expect(yield* files(folder)).toEqual(before)
-    }).pipe(Effect.scoped, Effect.provide(NodeFileSystem.layer)))
+    }))
 
-  it.live("refuses to restore a backup made by another major version", () =>
+  it.scoped("refuses to restore a backup made by another major version", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const folder = yield* tempFolder
@@ -63,5 +64,5 @@ describe("the example folder agent", () => {
         "Agent folder failed at stage PREPARATION: Backup old was made by version 1.4.0, this is 2.0.0"
       )
       expect(yield* fs.readFileString(join(folder, "a.txt"))).toBe("alpha")
-    }).pipe(Effect.scoped, Effect.provide(NodeFileSystem.layer)))
+    }))
 })

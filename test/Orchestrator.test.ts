@@ -1,6 +1,6 @@
 import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
-import { describe, expect, it } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Deferred, Effect, Exit, Option, Ref, Schedule, Scope, Stream } from "effect"
 import { join } from "node:path"
 import { StageFailure } from "../src/behavior/AgentBehavior.js"
@@ -10,11 +10,10 @@ import { AgentMessage, FilePart } from "../src/core/Message.js"
 import * as GrpcTransport from "../src/transport/GrpcTransport.js"
 import { behaviorWith } from "./support/agentHarness.js"
 import { awaitAgents, registration, startAgent, startOrchestrator, tempFolder } from "./support/orchestratorHarness.js"
+import { layerLive } from "./support/layers.js"
 
-const live = Effect.provide(NodeFileSystem.layer)
-
-describe("the development orchestrator with our agent", () => {
-  it.live("takes a backup through every stage and restores it byte for byte", () =>
+layerLive(NodeFileSystem.layer)("the development orchestrator with our agent", (it) => {
+  it.scoped("takes a backup through every stage and restores it byte for byte", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const storage = yield* tempFolder
@@ -77,11 +76,11 @@ describe("the development orchestrator with our agent", () => {
         "executeRestore",
         "postRestore"
       ])
-    }).pipe(Effect.scoped, live))
+    }))
 })
 
-describe("the development orchestrator when things go wrong", () => {
-  it.live("cancels a running backup: the agent's stage is interrupted, the backup is CORRUPTED", () =>
+layerLive(NodeFileSystem.layer)("the development orchestrator when things go wrong", (it) => {
+  it.scoped("cancels a running backup: the agent's stage is interrupted, the backup is CORRUPTED", () =>
     Effect.gen(function*() {
       const orchestrator = yield* startOrchestrator(yield* tempFolder)
       const started = yield* Deferred.make<void>()
@@ -101,9 +100,9 @@ describe("the development orchestrator when things go wrong", () => {
       yield* Deferred.await(cancelled)
       expect((yield* orchestrator.backup("DEFAULT", "nightly")).status).toBe("CORRUPTED")
       expect(yield* Effect.flip(orchestrator.cancelAction())).toMatchObject({ _tag: "NoActionRunning" })
-    }).pipe(Effect.scoped, live))
+    }))
 
-  it.live("fails a backup whose agent fails a stage, naming it, and tells the other agents to cancel", () =>
+  it.scoped("fails a backup whose agent fails a stage, naming it, and tells the other agents to cancel", () =>
     Effect.gen(function*() {
       const orchestrator = yield* startOrchestrator(yield* tempFolder)
       const cancels = yield* Ref.make<Array<string>>([])
@@ -125,9 +124,9 @@ describe("the development orchestrator when things go wrong", () => {
       expect(finished.progressInfo).toBe("Agent bad-agent failed at stage EXECUTION: Disk is full")
       expect([...(yield* Ref.get(cancels))].sort()).toEqual(["bad-agent", "good-agent"])
       expect((yield* orchestrator.backup("DEFAULT", "nightly")).status).toBe("CORRUPTED")
-    }).pipe(Effect.scoped, live))
+    }))
 
-  it.live("fails a backup whose agent disconnects in the middle", () =>
+  it.scoped("fails a backup whose agent disconnects in the middle", () =>
     Effect.gen(function*() {
       const orchestrator = yield* startOrchestrator(yield* tempFolder)
       const started = yield* Deferred.make<void>()
@@ -144,9 +143,9 @@ describe("the development orchestrator when things go wrong", () => {
       expect(finished.result).toBe("FAILURE")
       expect(finished.progressInfo).toBe("Agent leaving-agent failed at stage EXECUTION: Agent Disconnected")
       expect(yield* orchestrator.agents).toEqual([])
-    }).pipe(Effect.scoped, live))
+    }))
 
-  it.live("rejects an invalid registration with every reason, in BRO's order and words", () =>
+  it.scoped("rejects an invalid registration with every reason, in BRO's order and words", () =>
     Effect.gen(function*() {
       const orchestrator = yield* startOrchestrator(yield* tempFolder)
       // Our agent refuses such information before connecting; this peer does not.
@@ -167,9 +166,9 @@ describe("the development orchestrator when things go wrong", () => {
         details: "Invalid api version. Only [2.0, 3.0, 4.0] are supported.\n<> is an invalid id\nSoftware version information is invalid.\n"
       })
       expect(yield* orchestrator.agents).toEqual([])
-    }).pipe(Effect.scoped, live))
+    }))
 
-  it.live("acknowledges an API 4.0 registration with BRO's features", () =>
+  it.scoped("acknowledges an API 4.0 registration with BRO's features", () =>
     Effect.gen(function*() {
       const orchestrator = yield* startOrchestrator(yield* tempFolder)
       const agent = yield* startAgent(orchestrator.port, behaviorWith({
@@ -187,9 +186,9 @@ describe("the development orchestrator when things go wrong", () => {
       })
       expect(yield* orchestrator.agents).toMatchObject([{ agentId: "ok-agent", scope: ["alpha", "beta"], apiVersion: "4.0" }])
       expect((yield* orchestrator.managers).map((manager) => manager.id)).toEqual(["DEFAULT", "alpha", "beta"])
-    }).pipe(Effect.scoped, live))
+    }))
 
-  it.live("refuses a second agent with an id already in use", () =>
+  it.scoped("refuses a second agent with an id already in use", () =>
     Effect.gen(function*() {
       const orchestrator = yield* startOrchestrator(yield* tempFolder)
       yield* startAgent(orchestrator.port, behaviorWith({ registration: registration("twin") }))
@@ -204,9 +203,9 @@ describe("the development orchestrator when things go wrong", () => {
         reasons: ["Failed to register agent because id twin is already used"]
       })
       expect((yield* orchestrator.agents).map((agent) => agent.agentId)).toEqual(["twin"])
-    }).pipe(Effect.scoped, live))
+    }))
 
-  it.live("aborts a fragment whose checksum differs, and fails the backup", () =>
+  it.scoped("aborts a fragment whose checksum differs, and fails the backup", () =>
     Effect.gen(function*() {
       const orchestrator = yield* startOrchestrator(yield* tempFolder)
       const transport = yield* GrpcTransport.make({ host: "127.0.0.1", port: orchestrator.port })
@@ -239,9 +238,9 @@ describe("the development orchestrator when things go wrong", () => {
       expect(finished.result).toBe("FAILURE")
       expect(finished.progressInfo).toContain("Agent liar failed at stage EXECUTION: Fragment liar-0 failed: checksum mismatch")
       expect((yield* orchestrator.backup("DEFAULT", "nightly")).fragments).toEqual([])
-    }).pipe(Effect.scoped, live))
+    }))
 
-  it.live("refuses to restore a backup whose agent is not registered, before sending anything", () =>
+  it.scoped("refuses to restore a backup whose agent is not registered, before sending anything", () =>
     Effect.gen(function*() {
       const orchestrator = yield* startOrchestrator(yield* tempFolder)
       const agentScope = yield* Scope.make()
@@ -257,9 +256,9 @@ describe("the development orchestrator when things go wrong", () => {
       const finished = yield* orchestrator.awaitAction(restore.id)
       expect(finished.result).toBe("FAILURE")
       expect(finished.progressInfo).toBe("The agents of backup nightly must be registered; missing: gone-agent")
-    }).pipe(Effect.scoped, live))
+    }))
 
-  it.live("keeps its backups across a restart, and marks one left INCOMPLETE as CORRUPTED", () =>
+  it.scoped("keeps its backups across a restart, and marks one left INCOMPLETE as CORRUPTED", () =>
     Effect.gen(function*() {
       const storage = yield* tempFolder
       const first = yield* Scope.make()
@@ -284,9 +283,9 @@ describe("the development orchestrator when things go wrong", () => {
       const restarted = yield* startOrchestrator(storage)
       const backups = yield* restarted.backups("DEFAULT")
       expect(backups.map((each) => [each.name, each.status]).sort()).toEqual([["interrupted", "CORRUPTED"], ["kept", "COMPLETE"]])
-    }).pipe(Effect.scoped, live))
+    }))
 
-  it.live("is rejoined by our agent by itself after it stops and starts again on the same port", () =>
+  it.scoped("is rejoined by our agent by itself after it stops and starts again on the same port", () =>
     Effect.gen(function*() {
       const storage = yield* tempFolder
       const first = yield* Scope.make()
@@ -300,9 +299,9 @@ describe("the development orchestrator when things go wrong", () => {
       expect((yield* awaitAgents(second, 1)).map((each) => each.agentId)).toEqual(["faithful"])
       const backup = yield* second.startAction("DEFAULT", "CREATE_BACKUP", "after-restart")
       expect((yield* second.awaitAction(backup.id)).result).toBe("SUCCESS")
-    }).pipe(Effect.scoped, live))
+    }))
 
-  it.live("runs actions one at a time, in the order they were asked for", () =>
+  it.scoped("runs actions one at a time, in the order they were asked for", () =>
     Effect.gen(function*() {
       const orchestrator = yield* startOrchestrator(yield* tempFolder)
       yield* startAgent(orchestrator.port, behaviorWith({ registration: registration("db-agent") }))
@@ -318,9 +317,9 @@ describe("the development orchestrator when things go wrong", () => {
       expect(yield* Effect.flip(orchestrator.startAction("nowhere", "CREATE_BACKUP", "x"))).toMatchObject({
         _tag: "UnknownBackupManager"
       })
-    }).pipe(Effect.scoped, live))
+    }))
 
-  it.live("restores a 3.0 agent with the whole fragment list in the preparation", () =>
+  it.scoped("restores a 3.0 agent with the whole fragment list in the preparation", () =>
     Effect.gen(function*() {
       const orchestrator = yield* startOrchestrator(yield* tempFolder)
       const seen = yield* Ref.make<ReadonlyArray<string>>([])
@@ -339,5 +338,5 @@ describe("the development orchestrator when things go wrong", () => {
       const restore = yield* orchestrator.startAction("DEFAULT", "RESTORE", "old")
       expect((yield* orchestrator.awaitAction(restore.id)).result).toBe("SUCCESS")
       expect(yield* Ref.get(seen)).toEqual(["a", "b"])
-    }).pipe(Effect.scoped, live))
+    }))
 })

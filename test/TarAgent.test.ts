@@ -1,14 +1,15 @@
 import { FileSystem } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
-import { describe, expect, it } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Effect } from "effect"
 import { randomBytes } from "node:crypto"
 import { join } from "node:path"
 import { tarAgent } from "../examples/TarAgent.js"
 import { awaitAgents, startAgent, startOrchestrator, tempFolder } from "./support/orchestratorHarness.js"
+import { layerLive } from "./support/layers.js"
 
-describe("the example tar agent", () => {
-  it.live("streams a folder through tar to the orchestrator and back, with no archive on disk", () =>
+layerLive(NodeContext.layer)("the example tar agent", (it) => {
+  it.scoped("streams a folder through tar to the orchestrator and back, with no archive on disk", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const root = yield* tempFolder
@@ -34,9 +35,9 @@ describe("the example tar agent", () => {
       expect(yield* fs.readFileString(join(folder, "a.txt"))).toBe("alpha")
       expect(Buffer.from(yield* fs.readFile(join(folder, "nested", "blob.bin"))).equals(blob)).toBe(true)
       expect(yield* fs.readDirectory(root)).toEqual(["data"])
-    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+    }))
 
-  it.live("fails the backup, rather than sending a truncated archive, when tar fails", () =>
+  it.scoped("fails the backup, rather than sending a truncated archive, when tar fails", () =>
     Effect.gen(function*() {
       const root = yield* tempFolder
       const orchestrator = yield* startOrchestrator(yield* tempFolder)
@@ -47,5 +48,5 @@ describe("the example tar agent", () => {
       expect(finished.result).toBe("FAILURE")
       expect(finished.progressInfo).toContain("tar -c failed: exit code 2")
       expect((yield* orchestrator.backup("DEFAULT", "broken")).fragments).toEqual([])
-    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+    }))
 })

@@ -4,7 +4,7 @@
 // to a temporary folder, as a Kubernetes secret mounts them.
 import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
-import { describe, expect, it } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { ConfigProvider, Context, Deferred, Effect, Exit, HashMap, Layer, Logger, Option, Ref, Schedule, Scope, Stream } from "effect"
 import { join } from "node:path"
 import * as Agent from "../src/Agent.js"
@@ -18,8 +18,7 @@ import * as Orchestrator from "../orchestrator/Orchestrator.js"
 import * as Certificates from "./support/Certificates.js"
 import { behaviorWith } from "./support/agentHarness.js"
 import { registration, tempFolder } from "./support/orchestratorHarness.js"
-
-const live = Effect.provide(NodeFileSystem.layer)
+import { layerLive } from "./support/layers.js"
 
 /** The name on the orchestrator's certificate that agents expect: the certificate authority name. */
 const serverName = "eric-ctrl-bro"
@@ -178,8 +177,8 @@ const backingUp = (agentId: string, target: string) =>
       Effect.forEach(context.fragments, (fragment) => context.downloadFragment(fragment, target), { discard: true })
   })
 
-describe("TLS: the agent checks the orchestrator's certificate", () => {
-  it.live("registers over TLS, announces TLS, and takes a backup and restores it", () =>
+layerLive(NodeFileSystem.layer)("TLS: the agent checks the orchestrator's certificate", (it) => {
+  it.scoped("registers over TLS, announces TLS, and takes a backup and restores it", () =>
     Effect.gen(function*() {
       const { agent, folder, server } = yield* pki
       const orchestrator = yield* startOrchestrator(join(folder, "storage"), server)
@@ -189,9 +188,9 @@ describe("TLS: the agent checks the orchestrator's certificate", () => {
       yield* awaitAgents(orchestrator, ["tls-agent"])
       expect(yield* started.features).toEqual(["TLS", "PREPARE_STAGE", "POST_STAGE"])
       yield* backupAndRestore(orchestrator, target)
-    }).pipe(Effect.scoped, live))
+    }))
 
-  it.live("refuses an orchestrator whose certificate another CA signed", () =>
+  it.scoped("refuses an orchestrator whose certificate another CA signed", () =>
     Effect.gen(function*() {
       const { agent, folder, rogue, server } = yield* pki
       const rogueServer = yield* secret(join(folder, "rogue"), { identity: yield* Certificates.server(rogue, serverName) })
@@ -200,9 +199,9 @@ describe("TLS: the agent checks the orchestrator's certificate", () => {
       const refused = yield* tryUpload(transport)
       expect(refused.status).toBe("UNAVAILABLE")
       expect(refused.details).toMatch(/certificate/)
-    }).pipe(Effect.scoped, live))
+    }))
 
-  it.live("refuses an orchestrator whose certificate does not carry the certificate authority name", () =>
+  it.scoped("refuses an orchestrator whose certificate does not carry the certificate authority name", () =>
     Effect.gen(function*() {
       const { agent, folder, server } = yield* pki
       const orchestrator = yield* startOrchestrator(join(folder, "storage"), server)
@@ -214,20 +213,20 @@ describe("TLS: the agent checks the orchestrator's certificate", () => {
       const refused = yield* tryUpload(transport)
       expect(refused.status).toBe("UNAVAILABLE")
       expect(refused.details).toContain("eric-ctrl-bro-elsewhere")
-    }).pipe(Effect.scoped, live))
+    }))
 
-  it.live("reaches the orchestrator once the certificate authority name is right", () =>
+  it.scoped("reaches the orchestrator once the certificate authority name is right", () =>
     Effect.gen(function*() {
       const { agent, folder, server } = yield* pki
       const orchestrator = yield* startOrchestrator(join(folder, "storage"), server)
       const transport = yield* GrpcTransport.make({ host: "127.0.0.1", port: orchestrator.port, tls: tlsOptions(agent, false) })
       // The orchestrator itself refuses the upload: the TLS connection was made.
       expect((yield* tryUpload(transport)).status).toBe("ABORTED")
-    }).pipe(Effect.scoped, live))
+    }))
 })
 
-describe("mutual TLS: the orchestrator checks the agent's certificate", () => {
-  it.live("registers over mutual TLS, announces MTLS, and takes a backup and restores it", () =>
+layerLive(NodeFileSystem.layer)("mutual TLS: the orchestrator checks the agent's certificate", (it) => {
+  it.scoped("registers over mutual TLS, announces MTLS, and takes a backup and restores it", () =>
     Effect.gen(function*() {
       const { agent, folder, server } = yield* pki
       const orchestrator = yield* startOrchestrator(join(folder, "storage"), server, { requireClientCertificate: true })
@@ -237,9 +236,9 @@ describe("mutual TLS: the orchestrator checks the agent's certificate", () => {
       yield* awaitAgents(orchestrator, ["mtls-agent"])
       expect(yield* started.features).toEqual(["MTLS", "PREPARE_STAGE", "POST_STAGE"])
       yield* backupAndRestore(orchestrator, target)
-    }).pipe(Effect.scoped, live))
+    }))
 
-  it.live("refuses an agent without a client certificate", () =>
+  it.scoped("refuses an agent without a client certificate", () =>
     Effect.gen(function*() {
       const { agent, folder, server } = yield* pki
       const orchestrator = yield* startOrchestrator(join(folder, "storage"), server, { requireClientCertificate: true })
@@ -247,9 +246,9 @@ describe("mutual TLS: the orchestrator checks the agent's certificate", () => {
       const refused = yield* tryUpload(transport)
       expect(refused.status).toBe("UNAVAILABLE")
       expect(refused.details).toMatch(/certificate required/)
-    }).pipe(Effect.scoped, live))
+    }))
 
-  it.live("refuses an agent whose client certificate another CA signed", () =>
+  it.scoped("refuses an agent whose client certificate another CA signed", () =>
     Effect.gen(function*() {
       const { agent, folder, rogue, server } = yield* pki
       const orchestrator = yield* startOrchestrator(join(folder, "storage"), server, { requireClientCertificate: true })
@@ -258,9 +257,9 @@ describe("mutual TLS: the orchestrator checks the agent's certificate", () => {
       yield* writeFile(agent.keyFile, stranger.key)
       const transport = yield* GrpcTransport.make({ host: "127.0.0.1", port: orchestrator.port, tls: tlsOptions(agent, true) })
       expect((yield* tryUpload(transport)).status).toBe("UNAVAILABLE")
-    }).pipe(Effect.scoped, live))
+    }))
 
-  it.live("takes an agent whose client certificate another CA signed when client certificates are only asked for", () =>
+  it.scoped("takes an agent whose client certificate another CA signed when client certificates are only asked for", () =>
     Effect.gen(function*() {
       const { agent, folder, rogue, server } = yield* pki
       const orchestrator = yield* startOrchestrator(join(folder, "storage"), server, { requireClientCertificate: false })
@@ -269,11 +268,11 @@ describe("mutual TLS: the orchestrator checks the agent's certificate", () => {
       yield* writeFile(agent.keyFile, stranger.key)
       const transport = yield* GrpcTransport.make({ host: "127.0.0.1", port: orchestrator.port, tls: tlsOptions(agent, true) })
       expect((yield* tryUpload(transport)).status).toBe("ABORTED")
-    }).pipe(Effect.scoped, live))
+    }))
 })
 
-describe("TLS files and options", () => {
-  it.live("fails to start with InvalidTlsFile naming a CA file that does not exist", () =>
+layerLive(NodeFileSystem.layer)("TLS files and options", (it) => {
+  it.scoped("fails to start with InvalidTlsFile naming a CA file that does not exist", () =>
     Effect.gen(function*() {
       const { agent, folder } = yield* pki
       const missing = join(folder, "nowhere", "ca.crt")
@@ -284,9 +283,9 @@ describe("TLS files and options", () => {
       })).pipe(Effect.flip)
       expect(failure).toBeInstanceOf(GrpcTransport.InvalidTlsFile)
       expect(failure).toMatchObject({ file: missing, reason: "does not exist" })
-    }).pipe(Effect.scoped, live))
+    }))
 
-  it.live("fails to start with InvalidTlsFile naming a key that is not the client certificate's", () =>
+  it.scoped("fails to start with InvalidTlsFile naming a key that is not the client certificate's", () =>
     Effect.gen(function*() {
       const { agent, root } = yield* pki
       yield* writeFile(agent.keyFile, (yield* Certificates.client(root, "someone-else")).key)
@@ -298,9 +297,9 @@ describe("TLS files and options", () => {
         file: agent.keyFile,
         reason: `is not the private key of the certificate in ${agent.certificateFile}`
       })
-    }).pipe(Effect.scoped, live))
+    }))
 
-  it.live("fails to start with InvalidTlsFile naming a certificate file that holds no certificate", () =>
+  it.scoped("fails to start with InvalidTlsFile naming a certificate file that holds no certificate", () =>
     Effect.gen(function*() {
       const { agent } = yield* pki
       yield* writeFile(agent.caFile, "not a certificate\n")
@@ -311,9 +310,9 @@ describe("TLS files and options", () => {
       expect(failure.message).toBe(
         `TLS file ${agent.caFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`
       )
-    }).pipe(Effect.scoped, live))
+    }))
 
-  it.live("fails to start with InvalidTlsFile naming a CA bundle whose certificates are glued on one line", () =>
+  it.scoped("fails to start with InvalidTlsFile naming a CA bundle whose certificates are glued on one line", () =>
     Effect.gen(function*() {
       const { agent, root, rogue } = yield* pki
       yield* writeFile(agent.caFile, `${root.certificate.trimEnd()}${rogue.certificate}`)
@@ -321,7 +320,7 @@ describe("TLS files and options", () => {
         Effect.flip
       )
       expect(failure.message).toBe(`TLS file ${agent.caFile} holds a broken PEM certificate: its certificate cannot be parsed`)
-    }).pipe(Effect.scoped, live))
+    }))
 
   it.effect("refuses a client certificate without its key, naming both fields", () =>
     Effect.gen(function*() {
@@ -339,7 +338,7 @@ describe("TLS files and options", () => {
       })
     }))
 
-  it.live("reads mutual TLS from the environment", () =>
+  it.scoped("reads mutual TLS from the environment", () =>
     Effect.gen(function*() {
       const { agent, folder, server } = yield* pki
       const orchestrator = yield* startOrchestrator(join(folder, "storage"), server, { requireClientCertificate: true })
@@ -359,7 +358,7 @@ describe("TLS files and options", () => {
       )
       expect(transport.security).toBe("MTLS")
       expect((yield* tryUpload(transport)).status).toBe("ABORTED")
-    }).pipe(Effect.scoped, live))
+    }))
 
   it.effect("refuses AGENT_TLS_CERT_FILE in the environment without ORCHESTRATOR_TLS_CA_FILE", () =>
     Effect.gen(function*() {
@@ -372,7 +371,7 @@ describe("TLS files and options", () => {
       )
     }))
 
-  it.live("does not start an orchestrator that requires client certificates without a CA file", () =>
+  it.scoped("does not start an orchestrator that requires client certificates without a CA file", () =>
     Effect.gen(function*() {
       const { folder, server } = yield* pki
       const failure = yield* Orchestrator.make({
@@ -381,15 +380,15 @@ describe("TLS files and options", () => {
         tls: { certificateFile: server.certificateFile, keyFile: server.keyFile, requireClientCertificate: true }
       }).pipe(Effect.flip)
       expect(failure.reason).toContain("tls.requireClientCertificate needs tls.caFile")
-    }).pipe(Effect.scoped, live))
+    }))
 
-  it.live("does not start an orchestrator whose key file is missing, naming it", () =>
+  it.scoped("does not start an orchestrator whose key file is missing, naming it", () =>
     Effect.gen(function*() {
       const { folder, server } = yield* pki
       const missing = join(folder, "orchestrator", "missing.key")
       const failure = yield* startOrchestrator(join(folder, "storage"), { ...server, keyFile: missing }).pipe(Effect.flip)
       expect(failure.reason).toBe(`TLS file ${missing} does not exist`)
-    }).pipe(Effect.scoped, live))
+    }))
 })
 
 /** Keeps every log line (its message and its `file` annotation), to wait for one. */
@@ -410,8 +409,8 @@ const capturedLogs = Effect.sync(() => {
   return { layer: Logger.replace(Logger.defaultLogger, logger), awaitLine }
 })
 
-describe("certificates rotated on disk", () => {
-  it.live("uses the agent's rotated client certificate for its next connection, without a restart", () =>
+layerLive(NodeFileSystem.layer)("certificates rotated on disk", (it) => {
+  it.scoped("uses the agent's rotated client certificate for its next connection, without a restart", () =>
     Effect.gen(function*() {
       const { agent, folder, server } = yield* pki
       const storage = join(folder, "storage")
@@ -434,9 +433,9 @@ describe("certificates rotated on disk", () => {
       yield* writeFile(nextServer.caFile, next.certificate)
       const second = yield* startOrchestrator(storage, nextServer, { port, requireClientCertificate: true })
       yield* awaitAgents(second, ["rotating-agent"])
-    }).pipe(Effect.scoped, live))
+    }))
 
-  it.live("keeps the agent's open control stream when its certificates rotate, and backs up after", () =>
+  it.scoped("keeps the agent's open control stream when its certificates rotate, and backs up after", () =>
     Effect.gen(function*() {
       const { agent, folder, root, server } = yield* pki
       const next = yield* Certificates.authority("bro-next-ca")
@@ -462,9 +461,9 @@ describe("certificates rotated on disk", () => {
       expect((yield* orchestrator.awaitAction(backup.id)).result).toBe("SUCCESS")
       expect(connections.length).toBeGreaterThan(0)
       expect(connections.filter((connection) => connection !== "Registered")).toEqual([])
-    }).pipe(Effect.scoped, live))
+    }))
 
-  it.live("serves the orchestrator's rotated certificate to new connections while open streams go on", () =>
+  it.scoped("serves the orchestrator's rotated certificate to new connections while open streams go on", () =>
     Effect.gen(function*() {
       const { agent, folder, server } = yield* pki
       const orchestrator = yield* startOrchestrator(join(folder, "storage"), server)
@@ -488,9 +487,9 @@ describe("certificates rotated on disk", () => {
       expect(finished.result).toBe("SUCCESS")
       const record = yield* orchestrator.backup("DEFAULT", "after-rotation")
       expect(record.fragments.map((fragment) => fragment.agentId).sort()).toEqual(["early-agent", "late-agent"])
-    }).pipe(Effect.scoped, live))
+    }))
 
-  it.live("keeps serving the certificate in use while a changed file is broken, and logs it naming the file", () =>
+  it.scoped("keeps serving the certificate in use while a changed file is broken, and logs it naming the file", () =>
     Effect.gen(function*() {
       const { agent, folder, server } = yield* pki
       const logs = yield* capturedLogs
@@ -500,5 +499,5 @@ describe("certificates rotated on disk", () => {
       expect(warning?.message).toContain(`TLS file ${server.certificateFile} holds a broken PEM certificate`)
       const transport = yield* GrpcTransport.make({ host: "127.0.0.1", port: orchestrator.port, tls: tlsOptions(agent, false) })
       expect((yield* tryUpload(transport)).status).toBe("ABORTED")
-    }).pipe(Effect.scoped, live))
+    }))
 })

@@ -2,7 +2,7 @@
 // valid-but-wrong orchestrator messages from a TestServer; then a real backup
 // on the same stream.
 import { NodeFileSystem } from "@effect/platform-node"
-import { describe, expect, it } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Effect, Fiber, Logger, LogLevel, Option, Ref, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import type { AgentStatus } from "../../src/Agent.js"
@@ -17,6 +17,7 @@ import { behaviorWith, softwareVersion } from "../support/agentHarness.js"
 import { pollUntil, startAgentOn, within } from "../support/FaultHarness.js"
 import * as Fuzz from "../support/FaultFuzz.js"
 import * as FaultHygiene from "../support/FaultHygiene.js"
+import { layerLive } from "../support/layers.js"
 import * as TestServer from "../support/TestServer.js"
 
 const resources = FaultHygiene.trackResources()
@@ -37,10 +38,10 @@ const classify = (answer: StageComplete): "step" | "cancel" | "unexpected" | "un
   return "unknown"
 }
 
-describe("the running agent under random control messages over gRPC", () => {
+layerLive(NodeFileSystem.layer)("the running agent under random control messages over gRPC", (it) => {
   const seed = Fuzz.seedFromEnvironment()
 
-  it.scopedLive(
+  it.scoped(
     `stays registered, answers at most once per message, then completes a real backup and ignores what comes while idle (seed ${seed}, ${messages} messages)`,
     () =>
       Effect.gen(function*() {
@@ -193,15 +194,14 @@ describe("the running agent under random control messages over gRPC", () => {
         expect(yield* Ref.get(strays)).toEqual([])
       }).pipe(
         // A thousand warnings about unexpected messages say nothing here; errors still show.
-        Logger.withMinimumLogLevel(LogLevel.Error),
-        Effect.provide(NodeFileSystem.layer)
+        Logger.withMinimumLogLevel(LogLevel.Error)
       )
   )
 })
 
-describe("resource hygiene", () => {
-  it.live("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
+layerLive(NodeFileSystem.layer)("resource hygiene", (it) => {
+  it.effect("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
     Effect.gen(function*() {
       expect(yield* resources.leftOpen).toEqual(FaultHygiene.nothingLeft)
-    }).pipe(Effect.provide(NodeFileSystem.layer)))
+    }))
 })

@@ -11,6 +11,7 @@ import { isAction } from "../../src/core/Action.js"
 import * as Machine from "../../src/internal/AgentMachine.js"
 import * as Fuzz from "../support/FaultFuzz.js"
 import * as FaultHygiene from "../support/FaultHygiene.js"
+import { layerLive } from "../support/layers.js"
 
 const resources = FaultHygiene.trackResources()
 
@@ -289,9 +290,9 @@ describe("the agent's state machine under random control messages", () => {
   }
 })
 
-describe("resource hygiene", () => {
-  it.live("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
+layerLive(NodeFileSystem.layer)("resource hygiene", (it) => {
+  it.effect("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
     Effect.gen(function*() {
       expect(yield* resources.leftOpen).toEqual(FaultHygiene.nothingLeft)
-    }).pipe(Effect.provide(NodeFileSystem.layer)))
+    }))
 })

@@ -2,7 +2,7 @@
 // with writes into the restore folder failing with ENOSPC after 100 KiB.
 import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
-import { describe, expect, it } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Cause, Effect, Exit, Option, Ref } from "effect"
 import { randomBytes } from "node:crypto"
 import { join } from "node:path"
@@ -13,14 +13,13 @@ import { behaviorWith } from "../support/agentHarness.js"
 import * as FaultFileSystem from "../support/FaultFileSystem.js"
 import { pollUntil, startAgentOn, tree, uploadFolders, within, recordingDumpAgent } from "../support/FaultHarness.js"
 import * as FaultHygiene from "../support/FaultHygiene.js"
+import { layerLive } from "../support/layers.js"
 import { registration } from "../support/orchestratorHarness.js"
 
 const resources = FaultHygiene.trackResources()
 
-const live = Effect.provide(NodeFileSystem.layer)
-
-describe("the disk fills up during a restore", () => {
-  it.scopedLive("fails the download with FailedToDownload naming ENOSPC, keeps the earlier file whole, and restores once there is room", () =>
+layerLive(NodeFileSystem.layer)("the disk fills up during a restore", (it) => {
+  it.scoped("fails the download with FailedToDownload naming ENOSPC, keeps the earlier file whole, and restores once there is room", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const storage = yield* FaultHygiene.tempFolder
@@ -70,11 +69,11 @@ describe("the disk fills up during a restore", () => {
       expect(yield* within("the second restore")(orchestrator.awaitAction(again.id))).toMatchObject({ result: "SUCCESS" })
       expect(yield* tree(restoreFolder)).toEqual(["dump.bin"])
       expect(Buffer.from(yield* fs.readFile(join(restoreFolder, "dump.bin"))).equals(dump)).toBe(true)
-    }).pipe(live))
+    }))
 })
 
-describe("the orchestrator's disk fills up during a backup upload", () => {
-  it.scopedLive("refuses the fragment with ABORTED naming ENOSPC, keeps nothing of it, and marks the backup CORRUPTED", () =>
+layerLive(NodeFileSystem.layer)("the orchestrator's disk fills up during a backup upload", (it) => {
+  it.scoped("refuses the fragment with ABORTED naming ENOSPC, keeps nothing of it, and marks the backup CORRUPTED", () =>
     Effect.gen(function*() {
       const storage = yield* FaultHygiene.tempFolder
       // The orchestrator's own file system: writes into upload folders fail after 100 KiB.
@@ -117,12 +116,12 @@ describe("the orchestrator's disk fills up during a backup upload", () => {
       expect(yield* orchestrator.backup("DEFAULT", "nightly")).toMatchObject({ status: "CORRUPTED", fragments: [] })
       expect(yield* uploadFolders(storage)).toEqual([])
       expect((yield* Ref.get(cancels)).map((context) => context.action)).toEqual(["BACKUP"])
-    }).pipe(live))
+    }))
 })
 
-describe("resource hygiene", () => {
-  it.live("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
+layerLive(NodeFileSystem.layer)("resource hygiene", (it) => {
+  it.effect("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
     Effect.gen(function*() {
       expect(yield* resources.leftOpen).toEqual(FaultHygiene.nothingLeft)
-    }).pipe(live))
+    }))
 })

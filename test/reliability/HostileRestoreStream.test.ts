@@ -6,7 +6,7 @@
 // target folder nor above it.
 import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
-import { describe, expect, it } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { createHash, randomBytes } from "node:crypto"
 import { join } from "node:path"
@@ -16,6 +16,7 @@ import type { FragmentFile, RestoreMessage } from "../../src/core/Message.js"
 import { FilePart } from "../../src/core/Message.js"
 import * as GrpcTransport from "../../src/transport/GrpcTransport.js"
 import * as FaultHygiene from "../support/FaultHygiene.js"
+import { layerLive } from "../support/layers.js"
 import { tree } from "../support/FaultHarness.js"
 import * as TestServer from "../support/TestServer.js"
 
@@ -115,9 +116,9 @@ const handlesInto = (folder: string) =>
     return links.flatMap((link) => (link._tag === "Some" && link.value.startsWith(`${real}/`) ? [link.value] : []))
   })
 
-describe("a download from an orchestrator that sends a hostile restore stream", () => {
+layerLive(NodeFileSystem.layer)("a download from an orchestrator that sends a hostile restore stream", (it) => {
   for (const hostile of hostileStreams) {
-    it.scopedLive(`fails with FailedToDownload on ${hostile.name}, writing nothing in the folder or above it`, () =>
+    it.scoped(`fails with FailedToDownload on ${hostile.name}, writing nothing in the folder or above it`, () =>
       Effect.gen(function*() {
         const fs = yield* FileSystem.FileSystem
         const root = yield* FaultHygiene.tempFolder
@@ -146,13 +147,13 @@ describe("a download from an orchestrator that sends a hostile restore stream", 
         expect(error.message).toContain(error.detail)
         expect(yield* tree(root)).toEqual(["restores", join("restores", "nightly")])
         expect(yield* handlesInto(root)).toEqual([])
-      }).pipe(Effect.provide(NodeFileSystem.layer)))
+      }))
   }
 })
 
-describe("resource hygiene", () => {
-  it.live("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
+layerLive(NodeFileSystem.layer)("resource hygiene", (it) => {
+  it.effect("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
     Effect.gen(function*() {
       expect(yield* resources.leftOpen).toEqual(FaultHygiene.nothingLeft)
-    }).pipe(Effect.provide(NodeFileSystem.layer)))
+    }))
 })

@@ -5,7 +5,7 @@
 // stored, the backup is CORRUPTED, and the other agent is told to cancel.
 import type { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
-import { describe, expect, it } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Deferred, Effect, Either, Ref, Stream } from "effect"
 import type { Action } from "../../src/core/Action.js"
 import { FragmentInformation } from "../../src/core/Fragment.js"
@@ -19,11 +19,10 @@ import * as Orchestrator from "../../orchestrator/Orchestrator.js"
 import { behaviorWith } from "../support/agentHarness.js"
 import { pollUntil, startAgentOn, tree, uploadFolders, within } from "../support/FaultHarness.js"
 import * as FaultHygiene from "../support/FaultHygiene.js"
+import { layerLive } from "../support/layers.js"
 import { registration } from "../support/orchestratorHarness.js"
 
 const resources = FaultHygiene.trackResources()
-
-const live = Effect.provide(NodeFileSystem.layer)
 
 const rogueId = "rogue-agent"
 const content = Buffer.from("Hello World!")
@@ -149,10 +148,10 @@ const startRogue = (port: number, execute: Effect.Effect<{ readonly success: boo
     return { transport, cancels }
   })
 
-describe("the development orchestrator with a misbehaving agent", () => {
+layerLive(NodeFileSystem.layer)("the development orchestrator with a misbehaving agent", (it) => {
   for (const bad of badUploads) {
     const claim = bad.claimsSuccess ? ", even though the agent answers success" : ""
-    it.scopedLive(`stores nothing of ${bad.name}, marks the backup CORRUPTED and tells the other agent to cancel${claim}`, () =>
+    it.scoped(`stores nothing of ${bad.name}, marks the backup CORRUPTED and tells the other agent to cancel${claim}`, () =>
       Effect.gen(function*() {
         const storage = yield* FaultHygiene.tempFolder
         const orchestrator = yield* Orchestrator.make({ port: 0, storage, stageTimeout: "20 seconds" })
@@ -203,13 +202,13 @@ describe("the development orchestrator with a misbehaving agent", () => {
         // Both agents were told to cancel.
         expect(yield* Ref.get(cancels)).toMatchObject([{ action: "BACKUP", backupName: "nightly" }])
         expect(yield* Ref.get(started.cancels)).toEqual(["BACKUP"])
-      }).pipe(live))
+      }))
   }
 })
 
-describe("resource hygiene", () => {
-  it.live("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
+layerLive(NodeFileSystem.layer)("resource hygiene", (it) => {
+  it.effect("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
     Effect.gen(function*() {
       expect(yield* resources.leftOpen).toEqual(FaultHygiene.nothingLeft)
-    }).pipe(live))
+    }))
 })

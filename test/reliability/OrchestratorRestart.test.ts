@@ -4,7 +4,7 @@
 // gRPC on loopback.
 import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
-import { describe, expect, it } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, Option, Ref, Schedule, Scope, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import { join } from "node:path"
@@ -15,11 +15,10 @@ import { behaviorWith } from "../support/agentHarness.js"
 import * as FaultFileSystem from "../support/FaultFileSystem.js"
 import { pollUntil, startAgentOn, tree, uploadFolders, within } from "../support/FaultHarness.js"
 import * as FaultHygiene from "../support/FaultHygiene.js"
+import { layerLive } from "../support/layers.js"
 import { registration } from "../support/orchestratorHarness.js"
 
 const resources = FaultHygiene.trackResources()
-
-const live = Effect.provide(NodeFileSystem.layer)
 
 /** The development orchestrator on `port` (0: a free one); a port just freed may take a moment to bind again. */
 const startOrchestrator = (storage: string, port = 0) =>
@@ -37,8 +36,8 @@ const awaitAction = (orchestrator: Orchestrator.Orchestrator["Type"], actionId: 
 const failureOf = <A, E>(exit: Exit.Exit<A, E> | undefined): E | undefined =>
   exit !== undefined && Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
 
-describe("the orchestrator stops in the middle of a backup upload", () => {
-  it.live("fails the upload with FailedToTransferBackup, keeps nothing of it, and backs up again once the orchestrator is back", () =>
+layerLive(NodeFileSystem.layer)("the orchestrator stops in the middle of a backup upload", (it) => {
+  it.scoped("fails the upload with FailedToTransferBackup, keeps nothing of it, and backs up again once the orchestrator is back", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const storage = yield* FaultHygiene.tempFolder
@@ -116,11 +115,11 @@ describe("the orchestrator stops in the middle of a backup upload", () => {
       })
       const stored = yield* fs.readFile(yield* restarted.fragmentPath("DEFAULT", "after-restart", "db-agent", "db-agent_0"))
       expect(Buffer.from(stored).equals(afterRestart)).toBe(true)
-    }).pipe(Effect.scoped, live))
+    }))
 })
 
-describe("the orchestrator stops in the middle of a restore download", () => {
-  it.live("fails the download with FailedToDownload, leaves no partial file, and restores once the orchestrator is back", () =>
+layerLive(NodeFileSystem.layer)("the orchestrator stops in the middle of a restore download", (it) => {
+  it.scoped("fails the download with FailedToDownload, leaves no partial file, and restores once the orchestrator is back", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const storage = yield* FaultHygiene.tempFolder
@@ -183,12 +182,12 @@ describe("the orchestrator stops in the middle of a restore download", () => {
       expect(Buffer.from(yield* fs.readFile(join(restoreFolder, "dump.bin"))).equals(dump)).toBe(true)
       const again = yield* restarted.startAction("DEFAULT", "CREATE_BACKUP", "after-restart")
       expect(yield* awaitAction(restarted, again.id)).toMatchObject({ result: "SUCCESS" })
-    }).pipe(Effect.scoped, live))
+    }))
 })
 
-describe("resource hygiene", () => {
-  it.live("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
+layerLive(NodeFileSystem.layer)("resource hygiene", (it) => {
+  it.effect("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
     Effect.gen(function*() {
       expect(yield* resources.leftOpen).toEqual(FaultHygiene.nothingLeft)
-    }).pipe(live))
+    }))
 })

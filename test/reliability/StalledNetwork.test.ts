@@ -4,7 +4,7 @@
 // path moves again or is replaced.
 import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
-import { describe, expect, it } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, Option, Ref, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import { join } from "node:path"
@@ -15,12 +15,11 @@ import { behaviorWith } from "../support/agentHarness.js"
 import * as FaultFileSystem from "../support/FaultFileSystem.js"
 import { pollUntil, startAgentOn, tree, uploadFolders, within, recordingDumpAgent } from "../support/FaultHarness.js"
 import * as FaultHygiene from "../support/FaultHygiene.js"
+import { layerLive } from "../support/layers.js"
 import * as FaultProxy from "../support/FaultProxy.js"
 import { registration } from "../support/orchestratorHarness.js"
 
 const resources = FaultHygiene.trackResources()
-
-const live = Effect.provide(NodeFileSystem.layer)
 
 const awaitAgents = (orchestrator: Orchestrator.Orchestrator["Type"], count: number) =>
   pollUntil(`${count} registered agent(s)`, orchestrator.agents, (agents) => agents.length >= count)
@@ -104,8 +103,8 @@ const recovered = ({ orchestrator, storage, later }: SetUp, stalledActionId: str
     expect(Buffer.from(stored).equals(later)).toBe(true)
   })
 
-describe("a network path that stalls in the middle of an upload", () => {
-  it.scopedLive("fails the upload on the data-channel timeout, then backs up again once the path moves again", () =>
+layerLive(NodeFileSystem.layer)("a network path that stalls in the middle of an upload", (it) => {
+  it.scoped("fails the upload on the data-channel timeout, then backs up again once the path moves again", () =>
     Effect.gen(function*() {
       const test = yield* setUp
       const stalled = yield* stallMidUpload(test)
@@ -118,9 +117,9 @@ describe("a network path that stalls in the middle of an upload", () => {
       expect((yield* test.orchestrator.action("DEFAULT", stalled.id)).progressInfo).toMatch(
         /^Agent db-agent failed at stage EXECUTION: /
       )
-    }).pipe(live))
+    }))
 
-  it.scopedLive("fails the upload on the data-channel timeout, then registers again and backs up through a new path", () =>
+  it.scoped("fails the upload on the data-channel timeout, then registers again and backs up through a new path", () =>
     Effect.gen(function*() {
       const test = yield* setUp
       const stalled = yield* stallMidUpload(test)
@@ -135,11 +134,11 @@ describe("a network path that stalls in the middle of an upload", () => {
       yield* awaitAgents(test.orchestrator, 1)
       yield* recovered(test, stalled.id)
       expect(yield* replacement.openConnections).toBeGreaterThan(0)
-    }).pipe(live))
+    }))
 })
 
-describe("a network path that stalls in the middle of a restore download", () => {
-  it.scopedLive("fails the download on the data-channel timeout, leaves no partial file, and restores once the path moves again", () =>
+layerLive(NodeFileSystem.layer)("a network path that stalls in the middle of a restore download", (it) => {
+  it.scoped("fails the download on the data-channel timeout, leaves no partial file, and restores once the path moves again", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const storage = yield* FaultHygiene.tempFolder
@@ -183,12 +182,12 @@ describe("a network path that stalls in the middle of a restore download", () =>
       const again = yield* orchestrator.startAction("DEFAULT", "RESTORE", "nightly")
       expect(yield* awaitAction(orchestrator, again.id)).toMatchObject({ result: "SUCCESS" })
       expect(Buffer.from(yield* fs.readFile(join(restoreFolder, "dump.bin"))).equals(dump)).toBe(true)
-    }).pipe(live))
+    }))
 })
 
-describe("resource hygiene", () => {
-  it.live("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
+layerLive(NodeFileSystem.layer)("resource hygiene", (it) => {
+  it.effect("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
     Effect.gen(function*() {
       expect(yield* resources.leftOpen).toEqual(FaultHygiene.nothingLeft)
-    }).pipe(live))
+    }))
 })

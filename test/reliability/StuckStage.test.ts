@@ -3,7 +3,7 @@
 // closes what it held, runs its cancel step, and takes the next action.
 import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
-import { describe, expect, it } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Deferred, Effect, Ref } from "effect"
 import { randomBytes } from "node:crypto"
 import { join } from "node:path"
@@ -14,11 +14,10 @@ import { behaviorWith } from "../support/agentHarness.js"
 import * as FaultFileSystem from "../support/FaultFileSystem.js"
 import { pollUntil, startAgentOn, tree, within } from "../support/FaultHarness.js"
 import * as FaultHygiene from "../support/FaultHygiene.js"
+import { layerLive } from "../support/layers.js"
 import { registration } from "../support/orchestratorHarness.js"
 
 const resources = FaultHygiene.trackResources()
-
-const live = Effect.provide(NodeFileSystem.layer)
 
 const startOrchestrator = Effect.flatMap(FaultHygiene.tempFolder, (storage) =>
   Orchestrator.make({ port: 0, storage, chunkSize: 16 * 1024, stageTimeout: "20 seconds" }))
@@ -26,8 +25,8 @@ const startOrchestrator = Effect.flatMap(FaultHygiene.tempFolder, (storage) =>
 const awaitAction = (orchestrator: Orchestrator.Orchestrator["Type"], actionId: string) =>
   within(`action ${actionId} to finish`)(orchestrator.awaitAction(actionId))
 
-describe("a stage that never ends, then a cancel", () => {
-  it.scopedLive("interrupts a backup execution that never ends, then runs the cancel step, and backs up again", () =>
+layerLive(NodeFileSystem.layer)("a stage that never ends, then a cancel", (it) => {
+  it.scoped("interrupts a backup execution that never ends, then runs the cancel step, and backs up again", () =>
     Effect.gen(function*() {
       const orchestrator = yield* startOrchestrator
       const steps = yield* Ref.make<ReadonlyArray<string>>([])
@@ -62,9 +61,9 @@ describe("a stage that never ends, then a cancel", () => {
       const next = yield* orchestrator.startAction("DEFAULT", "CREATE_BACKUP", "after-cancel")
       expect(yield* awaitAction(orchestrator, next.id)).toMatchObject({ result: "SUCCESS" })
       expect(yield* Ref.get(steps)).toEqual(["execution started", "execution interrupted", "cancel step", "second execution"])
-    }).pipe(live))
+    }))
 
-  it.scopedLive("interrupts a restore execution stuck in the middle of a download, removes the partial file, and restores again", () =>
+  it.scoped("interrupts a restore execution stuck in the middle of a download, removes the partial file, and restores again", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const restoreFolder = join(yield* FaultHygiene.tempFolder, "restore")
@@ -103,12 +102,12 @@ describe("a stage that never ends, then a cancel", () => {
       const again = yield* orchestrator.startAction("DEFAULT", "RESTORE", "nightly")
       expect(yield* awaitAction(orchestrator, again.id)).toMatchObject({ result: "SUCCESS" })
       expect(Buffer.from(yield* fs.readFile(join(restoreFolder, "dump.bin"))).equals(dump)).toBe(true)
-    }).pipe(live))
+    }))
 })
 
-describe("resource hygiene", () => {
-  it.live("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
+layerLive(NodeFileSystem.layer)("resource hygiene", (it) => {
+  it.effect("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
     Effect.gen(function*() {
       expect(yield* resources.leftOpen).toEqual(FaultHygiene.nothingLeft)
-    }).pipe(live))
+    }))
 })
