@@ -16,7 +16,7 @@ import * as GrpcTransport from "../src/transport/GrpcTransport.js"
 import { OrchestratorTransport } from "../src/transport/OrchestratorTransport.js"
 import * as Orchestrator from "../orchestrator/Orchestrator.js"
 import * as Certificates from "./support/Certificates.js"
-import { behaviorWith } from "./support/agentHarness.js"
+import { awaitStatus, behaviorWith } from "./support/agentHarness.js"
 import { registration, tempFolder } from "./support/orchestratorHarness.js"
 import { layerLive } from "./support/layers.js"
 
@@ -447,6 +447,8 @@ layerLive(NodeFileSystem.layer)("certificates rotated on disk", (it) => {
       const { agent: running } = yield* startAgent(orchestrator.port, tlsOptions(agent, true), backingUp("steady-agent", target))
         .pipe(Effect.provide(logs.layer))
       yield* awaitAgents(orchestrator, ["steady-agent"])
+      // The orchestrator lists the agent before the agent reads its acknowledgement.
+      yield* awaitStatus(running, (status) => status.connection._tag === "Registered")
       const connections: Array<string> = []
       const watching = yield* Deferred.make<void>()
       yield* Effect.forkScoped(Stream.runForEach(running.statusChanges, (status) =>
