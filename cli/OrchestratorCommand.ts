@@ -6,8 +6,8 @@
  * @since 0.1.0
  */
 import { Clock, Console, Effect, Fiber, Layer, Stream } from "effect"
+import { formatEvent } from "../orchestrator/Events.js"
 import * as Http from "../orchestrator/Http.js"
-import type { OrchestratorEvent } from "../orchestrator/Model.js"
 import type { OrchestratorOptions, OrchestratorStartError } from "../orchestrator/Orchestrator.js"
 import { layer as orchestratorLayer, Orchestrator } from "../orchestrator/Orchestrator.js"
 
@@ -56,47 +56,6 @@ export const layer = <E>(
   makeOrchestrator: OrchestratorLayer<E>
 ): Layer.Layer<Orchestrator | Http.OrchestratorHttp, StartError<E>> =>
   Http.layer(options.http).pipe(Layer.provideMerge(makeOrchestrator(options.orchestrator)))
-
-const agentsText = (agents: ReadonlyArray<string>) => agents.length === 0 ? "no agent" : agents.join(", ")
-
-/**
- * One line for one event.
- *
- * @since 0.1.0
- * @category formatting
- */
-export const formatEvent = (event: OrchestratorEvent): string => {
-  switch (event._tag) {
-    case "AgentRegistered":
-      return `agent ${event.agentId} registered (API version ${event.apiVersion}, scope ${
-        event.scope.length === 0 ? "DEFAULT" : event.scope.join(", ")
-      })`
-    case "AgentRejected":
-      return `agent ${event.agentId} rejected (${event.status}): ${event.reasons.join("; ")}`
-    case "AgentDisconnected":
-      return `agent ${event.agentId} disconnected`
-    case "ActionStarted":
-      return `action ${event.action.id} started: ${event.action.name} of backup "${event.action.backupName}" in ${event.action.backupManagerId}`
-    case "StageStarted":
-      return `action ${event.actionId}: stage ${event.stage} started for ${agentsText(event.agents)}`
-    case "StageCompleted":
-      return `action ${event.actionId}: stage ${event.stage} ${
-        event.success ? "completed" : "failed"
-      } by agent ${event.agentId}${event.message.length === 0 ? "" : `: ${event.message}`}`
-    case "FragmentStored":
-      return `action ${event.actionId}: fragment ${event.fragmentId} of agent ${event.agentId} stored (${event.size} bytes)`
-    case "FragmentRefused":
-      return `fragment ${event.fragmentId} of agent ${event.agentId} refused: ${event.reason}`
-    case "ActionFinished": {
-      const details = [...new Set([event.action.progressInfo, event.action.resultInfo])].filter(
-        (text): text is string => text !== undefined && text.length > 0
-      )
-      return `action ${event.action.id} finished: ${event.action.name} of backup "${event.action.backupName}" ${event.action.result}${
-        details.length === 0 ? "" : ` (${details.join("; ")})`
-      }`
-    }
-  }
-}
 
 /**
  * The lines printed once the orchestrator listens.

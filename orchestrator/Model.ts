@@ -1,7 +1,7 @@
 /**
  * What the development orchestrator keeps and shows: actions, backups,
  * backup managers and registered agents, in the shapes of BRO's REST v1 API,
- * and the errors its API answers with.
+ * the events it tells, and the errors its API answers (and its start fails) with.
  *
  * @since 0.1.0
  */
@@ -240,6 +240,22 @@ export class InvalidActionRequest extends Data.TaggedError("InvalidActionRequest
 export class NoActionRunning extends Data.TaggedError("NoActionRunning")<{}> {
   override get message(): string {
     return "No action is running"
+  }
+}
+
+/**
+ * The orchestrator could not start: bad options, a port in use, a storage
+ * folder it cannot use.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class OrchestratorStartError extends Data.TaggedError("OrchestratorStartError")<{
+  readonly reason: string
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `The development orchestrator could not start: ${this.reason}`
   }
 }
 

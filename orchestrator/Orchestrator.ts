@@ -8,32 +8,43 @@
  *
  * @since 0.1.0
  */
-import * as FileSystem from "@effect/platform/FileSystem"
+import type * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as grpc from "@grpc/grpc-js"
 import type { Scope, Stream } from "effect"
-import { Context, Data, Duration, Effect, FiberSet, Layer, PubSub, Ref } from "effect"
-import { join } from "node:path"
-import * as Tls from "../src/internal/Tls.js"
-import * as Wire from "../src/internal/Wire.js"
-import * as Engine from "./Engine.js"
+import { Context, Duration, Effect, Layer } from "effect"
+import { join, resolve } from "node:path"
+import * as AgentRegistry from "./AgentRegistry.js"
+import * as BackupRecords from "./BackupRecords.js"
+import * as Events from "./Events.js"
+import * as FlowControl from "./FlowControl.js"
+import * as ControlHandler from "./grpc/ControlHandler.js"
+import * as DownloadHandler from "./grpc/DownloadHandler.js"
+import * as Server from "./grpc/Server.js"
+import * as UploadHandler from "./grpc/UploadHandler.js"
+import * as JobRunner from "./JobRunner.js"
 import type {
   ActionName,
-  ActionNotFound,
   ActionRecord,
   BackupManager,
-  BackupNotFound,
   BackupRecord,
   Health,
   InvalidActionRequest,
   NoActionRunning,
   OrchestratorEvent,
-  RegisteredAgent,
-  UnknownBackupManager
+  RegisteredAgent
 } from "./Model.js"
-import type { AgentConnection } from "./Registry.js"
-import * as Services from "./Services.js"
-import * as Storage from "./Storage.js"
+import { ActionNotFound, BackupNotFound, OrchestratorStartError, UnknownBackupManager } from "./Model.js"
+
+export {
+  /**
+   * The orchestrator could not start: bad options, a port in use, a storage
+   * folder it cannot use.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  OrchestratorStartError
+} from "./Model.js"
 
 /**
  * How the orchestrator serves TLS. Files are PEM (a Kubernetes secret mounts
@@ -44,25 +55,7 @@ import * as Storage from "./Storage.js"
  * @since 0.1.0
  * @category models
  */
-export interface OrchestratorTlsOptions {
-  /** The orchestrator's certificate (chain, leaf first). */
-  readonly certificateFile: string
-  /** Its private key, unencrypted (PKCS#8, PKCS#1 or SEC1). */
-  readonly keyFile: string
-  /**
-   * The certificate authorities that sign agents' client certificates. With
-   * it, agents are asked for a certificate; see `requireClientCertificate`.
-   */
-  readonly caFile?: string
-  /**
-   * Refuse a connection without a client certificate signed by `caFile`
-   * (mutual TLS), as a TLS-enabled BRO does by default. `false` by default:
-   * a client certificate is then asked for but not required. Needs `caFile`.
-   */
-  readonly requireClientCertificate?: boolean
-  /** How often the files are checked for a change; 5 seconds by default. */
-  readonly checkInterval?: Duration.DurationInput
-}
+export type OrchestratorTlsOptions = Server.TlsOptions
 
 /**
  * @since 0.1.0
@@ -145,22 +138,6 @@ export class Orchestrator extends Context.Tag("bro-agent/DevOrchestrator")<
 >() {}
 
 /**
- * The orchestrator could not start: bad options, a port in use, a storage
- * folder it cannot use.
- *
- * @since 0.1.0
- * @category errors
- */
-export class OrchestratorStartError extends Data.TaggedError("OrchestratorStartError")<{
-  readonly reason: string
-  readonly cause?: unknown
-}> {
-  override get message(): string {
-    return `The development orchestrator could not start: ${this.reason}`
-  }
-}
-
-/**
  * The storage folder used when none is given.
  *
  * @since 0.1.0
@@ -168,102 +145,127 @@ export class OrchestratorStartError extends Data.TaggedError("OrchestratorStartE
  */
 export const defaultStorage = (): string => join(process.cwd(), ".bro-dev")
 
-// What the server's TLS uses, handed to grpc-js as a certificate provider
-// (grpc-js's experimental API for credentials that change): grpc-js sets the
-// newest material on its HTTP/2 server, which uses it for new connections.
-class ServerCertificates implements grpc.experimental.CertificateProvider {
-  private readonly caListeners = new Set<grpc.experimental.CaCertificateUpdateListener>()
-  private readonly identityListeners = new Set<grpc.experimental.IdentityCertificateUpdateListener>()
-  constructor(private material: Tls.TlsMaterial) {}
-
-  private get ca(): grpc.experimental.CaCertificateUpdate | null {
-    return this.material.ca === undefined ? null : { caCertificate: this.material.ca }
-  }
-
-  private get identity(): grpc.experimental.IdentityCertificateUpdate | null {
-    const identity = this.material.identity
-    return identity === undefined ? null : { certificate: identity.certificate, privateKey: identity.key }
-  }
-
-  update(material: Tls.TlsMaterial): void {
-    this.material = material
-    for (const listener of this.caListeners) listener(this.ca)
-    for (const listener of this.identityListeners) listener(this.identity)
-  }
-
-  // grpc-js subscribes while it builds the HTTP/2 server and only listens to
-  // the credentials once it has subscribed, so the current material is
-  // handed over on the next tick, as grpc-js's own file watcher does.
-  addCaCertificateListener(listener: grpc.experimental.CaCertificateUpdateListener): void {
-    this.caListeners.add(listener)
-    process.nextTick(() => listener(this.ca))
-  }
-
-  removeCaCertificateListener(listener: grpc.experimental.CaCertificateUpdateListener): void {
-    this.caListeners.delete(listener)
-  }
-
-  addIdentityCertificateListener(listener: grpc.experimental.IdentityCertificateUpdateListener): void {
-    this.identityListeners.add(listener)
-    process.nextTick(() => listener(this.identity))
-  }
-
-  removeIdentityCertificateListener(listener: grpc.experimental.IdentityCertificateUpdateListener): void {
-    this.identityListeners.delete(listener)
-  }
-}
-
-const serverCredentials = (
-  tls: OrchestratorTlsOptions | undefined
-): Effect.Effect<grpc.ServerCredentials, OrchestratorStartError, FileSystem.FileSystem | Scope.Scope> =>
+// The orchestrator's API on its services: the registry's agents, the job
+// runner's actions, the stored backups, the events.
+const fromServices = (where: { readonly host: string; readonly port: number; readonly storage: string }) =>
   Effect.gen(function*() {
-    if (tls === undefined) return grpc.ServerCredentials.createInsecure()
-    const requireClientCertificate = tls.requireClientCertificate ?? false
-    if (requireClientCertificate && tls.caFile === undefined) {
-      return yield* new OrchestratorStartError({
-        reason: "tls.requireClientCertificate needs tls.caFile, the authorities that sign the agents' certificates"
-      })
-    }
-    const checkInterval = Duration.decodeUnknown(tls.checkInterval ?? Tls.defaultCheckInterval)
-    if (checkInterval._tag === "None" || !Duration.greaterThan(checkInterval.value, Duration.zero)) {
-      return yield* new OrchestratorStartError({ reason: "tls.checkInterval must be a duration longer than zero" })
-    }
-    const files: Tls.TlsFiles = {
-      caFile: tls.caFile,
-      identity: { certificateFile: tls.certificateFile, keyFile: tls.keyFile }
-    }
-    const loaded = yield* Tls.load(files).pipe(
-      Effect.mapError((error) => new OrchestratorStartError({ reason: error.message, cause: error }))
-    )
-    const certificates = new ServerCertificates(loaded)
-    yield* Tls.watch(files, loaded, {
-      interval: checkInterval.value,
-      onChange: (material) => Effect.sync(() => certificates.update(material))
+    const registry = yield* AgentRegistry.AgentRegistry
+    const runner = yield* JobRunner.JobRunner
+    const backups = yield* BackupRecords.BackupRecords
+    const events = yield* Events.OrchestratorEvents
+    const files = yield* Effect.serviceOption(BackupRecords.BackupFiles)
+
+    const managers = Effect.gen(function*() {
+      const ids = new Set<string>(["DEFAULT"])
+      for (const agent of yield* registry.agents) for (const id of agent.info.scope) ids.add(id)
+      for (const backup of yield* backups.all) ids.add(backup.backupManagerId)
+      return [...ids].sort().map((id): BackupManager => ({ id, backupType: id, backupDomain: "" }))
     })
-    // grpc-js names the first parameter `caCertificateProvider`, but uses it
-    // for the server's own certificate; the second (optional) is the CA.
-    return grpc.experimental.createCertificateProviderServerCredentials(
-      certificates,
-      tls.caFile === undefined ? null : certificates,
-      requireClientCertificate
-    )
+    const manager = (id: string) =>
+      Effect.flatMap(managers, (all) => {
+        const found = all.find((each) => each.id === id)
+        return found === undefined ? Effect.fail(new UnknownBackupManager({ id })) : Effect.succeed(found)
+      })
+    const backup = (managerId: string, backupName: string) =>
+      Effect.gen(function*() {
+        yield* manager(managerId)
+        const found = yield* backups.find(managerId, backupName)
+        if (found === undefined) return yield* new BackupNotFound({ backupManagerId: managerId, backupName })
+        return found
+      })
+
+    const api: Orchestrator["Type"] = {
+      ...where,
+      health: Effect.gen(function*() {
+        const ongoing = yield* runner.ongoing
+        return {
+          status: "Healthy" as const,
+          availability: ongoing === undefined ? ("Available" as const) : ("Busy" as const),
+          ongoingAction: ongoing === undefined
+            ? undefined
+            : { actionId: ongoing.id, backupManagerId: ongoing.backupManagerId },
+          registeredAgents: (yield* registry.agents).map((agent) => agent.info.agentId)
+        }
+      }),
+      agents: Effect.map(registry.agents, (agents) => agents.map((agent) => agent.info)),
+      managers,
+      manager,
+      startAction: (managerId, name, backupName) => Effect.zipRight(manager(managerId), runner.start(managerId, name, backupName)),
+      action: (managerId, actionId) =>
+        Effect.gen(function*() {
+          yield* manager(managerId)
+          const record = yield* runner.action(actionId)
+          if (record.backupManagerId !== managerId) return yield* new ActionNotFound({ id: actionId })
+          return record
+        }),
+      actions: (managerId) =>
+        Effect.zipRight(
+          manager(managerId),
+          Effect.map(runner.actions, (all) => all.filter((record) => record.backupManagerId === managerId))
+        ),
+      awaitAction: runner.awaitAction,
+      cancelAction: runner.cancel,
+      backups: (managerId) =>
+        Effect.zipRight(
+          manager(managerId),
+          Effect.map(backups.all, (all) => all.filter((each) => each.backupManagerId === managerId))
+        ),
+      backup,
+      fragmentPath: (managerId, backupName, agentId, fragmentId) =>
+        Effect.gen(function*() {
+          const found = yield* backup(managerId, backupName)
+          const fragment = found.fragments.find((f) => f.agentId === agentId && f.fragmentId === fragmentId)
+          if (fragment === undefined || files._tag === "None") {
+            return yield* new BackupNotFound({ backupManagerId: managerId, backupName })
+          }
+          return files.value.filePath(managerId, backupName, fragment, "BACKUP_FILE")
+        }),
+      events: events.subscribe
+    }
+    return api
   })
 
-const bind = (server: grpc.Server, host: string, port: number, credentials: grpc.ServerCredentials) =>
-  Effect.async<number, OrchestratorStartError>((resume) => {
-    server.bindAsync(`${host}:${port}`, credentials, (error, bound) => {
-      resume(
-        error === null
-          ? Effect.succeed(bound)
-          : Effect.fail(new OrchestratorStartError({ reason: `cannot listen on ${host}:${port}: ${error.message}`, cause: error }))
+// The services of one orchestrator, wired: built afresh by each `make`.
+const services = (options: {
+  readonly host: string
+  readonly port: number
+  readonly storage: string
+  readonly stageTimeout: Duration.Duration
+  readonly chunkSize: number
+  readonly tls: OrchestratorTlsOptions | undefined
+}) => {
+  const core = JobRunner.layer({ stageTimeout: options.stageTimeout }).pipe(
+    Layer.provideMerge(AgentRegistry.layer),
+    Layer.provideMerge(
+      BackupRecords.layer(options.storage).pipe(
+        Layer.mapError((error) =>
+          new OrchestratorStartError({
+            reason: `cannot use the storage folder ${options.storage}: ${error.message}`,
+            cause: error
+          })
+        )
       )
-    })
-  })
+    ),
+    Layer.provideMerge(Events.layer)
+  )
+  const handlers = Layer.mergeAll(
+    ControlHandler.layer,
+    UploadHandler.layer,
+    DownloadHandler.layer({ chunkSize: options.chunkSize })
+  ).pipe(Layer.provide(FlowControl.layer()))
+  const server = Server.layer({ host: options.host, port: options.port, tls: options.tls }).pipe(Layer.provide(handlers))
+  return Layer.effect(
+    Orchestrator,
+    Effect.flatMap(Server.GrpcServer, (bound) => fromServices({ host: bound.host, port: bound.port, storage: options.storage }))
+  ).pipe(Layer.provide(server), Layer.provide(core))
+}
 
 /**
  * Starts the orchestrator in the current scope: loads the stored backups
  * (marking those left INCOMPLETE as CORRUPTED), then serves gRPC. Closing the
- * scope stops it and ends every agent's stream.
+ * scope stops it and ends every agent's stream. Each orchestrator has
+ * services of its own (agents, actions, flow-control budgets), also when
+ * several run in one process.
  *
  * @since 0.1.0
  * @category constructors
@@ -285,48 +287,11 @@ export const make = (
     if (stageTimeout._tag === "None") {
       return yield* new OrchestratorStartError({ reason: "stageTimeout must be a duration" })
     }
-    const fileSystem = yield* FileSystem.FileSystem
-    const credentials = yield* serverCredentials(options.tls)
-    const root = options.storage ?? defaultStorage()
-    const failedStorage = (error: { readonly message: string }) =>
-      new OrchestratorStartError({ reason: `cannot use the storage folder ${root}: ${error.message}`, cause: error })
-    const storage = yield* Storage.make(root).pipe(Effect.mapError(failedStorage))
-    const records = yield* storage.loadRecords.pipe(Effect.mapError(failedStorage))
-    const state: Engine.State = {
-      storage,
-      fileSystem,
-      events: yield* PubSub.unbounded<OrchestratorEvent>(),
-      agents: yield* Ref.make<ReadonlyMap<string, AgentConnection>>(new Map()),
-      registrations: yield* Ref.make(0),
-      backups: yield* Ref.make<ReadonlyMap<string, BackupRecord>>(
-        new Map(records.map((record) => [`${record.backupManagerId}/${record.name}`, record]))
-      ),
-      job: yield* Ref.make<Engine.Job | undefined>(undefined),
-      stageTimeout: stageTimeout.value,
-      chunkSize
-    }
-    // Every call's fiber lives in this set and is interrupted when the orchestrator stops.
-    const calls = yield* FiberSet.make<void>()
-    const run = yield* FiberSet.runtime(calls)<never>()
-    const server = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const server = new grpc.Server()
-        server.addService(Wire.protos().controlService, {
-          establishControlChannel: (call: grpc.ServerDuplexStream<Wire.AgentControl__Output, Wire.OrchestratorControl>) =>
-            void run(Services.control(state, call))
-        })
-        server.addService(Wire.protos().dataService, {
-          backup: (call: grpc.ServerReadableStream<Wire.BackupData__Output, object>, respond: grpc.sendUnaryData<object>) =>
-            void run(Services.upload(state, call, respond)),
-          restore: (call: grpc.ServerWritableStream<Wire.Metadata__Output, Wire.RestoreData>) =>
-            void run(Services.download(state, call))
-        })
-        return server
-      }),
-      (server) => Effect.sync(() => server.forceShutdown())
+    const storage = resolve(options.storage ?? defaultStorage())
+    const context = yield* Layer.build(
+      services({ host, port, storage, stageTimeout: stageTimeout.value, chunkSize, tls: options.tls })
     )
-    const bound = yield* bind(server, host, port, credentials)
-    return yield* Engine.make(state, { host, port: bound })
+    return Context.get(context, Orchestrator)
   })
 
 /**

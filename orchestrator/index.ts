@@ -22,4 +22,4 @@ export * as OrchestratorModel from "./Model.js"
  *
  * @since 0.1.0
  */
-export { formatEvent } from "../cli/OrchestratorCommand.js"
+export { formatEvent } from "./Events.js"

@@ -1,0 +1,213 @@
+/**
+ * `DataInterface.restore`: one fragment download, for the running restore,
+ * streamed from the backup's folder with flow control (at most two messages
+ * handed to grpc-js and not yet written out, and a place of the
+ * orchestrator's `FlowControl` budget per content chunk), its checksum
+ * verified against the record as it is read.
+ *
+ * @since 0.1.0
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import type * as grpc from "@grpc/grpc-js"
+import { Context, Data, Deferred, Effect, Exit, Layer, Option } from "effect"
+import type { FragmentRequest } from "../../src/core/Message.js"
+import { FilePart } from "../../src/core/Message.js"
+import type { StatusCode } from "../../src/core/Status.js"
+import * as Status from "../../src/core/Status.js"
+import { md5 } from "../../src/internal/Checksum.js"
+import * as Wire from "../../src/internal/Wire.js"
+import { BackupFiles, BackupRecords } from "../BackupRecords.js"
+import { FlowControl } from "../FlowControl.js"
+import type { Job } from "../jobs/Job.js"
+import { JobRunner } from "../JobRunner.js"
+import type { StoredFile } from "../Model.js"
+import { peerOf } from "./Peer.js"
+
+/**
+ * A download call, as grpc-js hands it to the server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DownloadCall = grpc.ServerWritableStream<Wire.Metadata__Output, Wire.RestoreData>
+
+/**
+ * Handles download calls.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class DownloadHandler extends Context.Tag("bro-agent/orchestrator/DownloadHandler")<
+  DownloadHandler,
+  { readonly handle: (call: DownloadCall) => Effect.Effect<void> }
+>() {}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface DownloadOptions {
+  /** Bytes per content chunk. */
+  readonly chunkSize: number
+}
+
+class Refused extends Data.TaggedError("Refused")<{ readonly reason: string }> {}
+
+const downloadProblem = (job: Job | undefined, request: FragmentRequest): string | undefined => {
+  if (job === undefined || job.kind !== "RESTORE") {
+    return "Orchestrator not expecting restore metadata. No restore job is in progress."
+  }
+  for (const [name, value] of [
+    ["agentId", request.agentId],
+    ["backupName", request.backupName],
+    ["fragmentId", request.fragment.fragmentId],
+    ["fragment version", request.fragment.version],
+    ["fragment sizeInBytes", request.fragment.sizeInBytes]
+  ] as const) {
+    if (value === "") return `The ${name} of the metadata is empty`
+  }
+  if (request.backupName !== job.backupName) return `Backup ${request.backupName} is not the one being restored`
+  if (!job.participants.some((agent) => agent.info.agentId === request.agentId)) {
+    return `Agent ${request.agentId} does not take part in the restore of ${job.backupName}`
+  }
+  return undefined
+}
+
+/**
+ * The download handler of one orchestrator.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: DownloadOptions
+): Layer.Layer<DownloadHandler, never, JobRunner | BackupRecords | BackupFiles | FlowControl | FileSystem.FileSystem> =>
+  Layer.effect(
+    DownloadHandler,
+    Effect.gen(function*() {
+      const runner = yield* JobRunner
+      const backups = yield* BackupRecords
+      const storage = yield* BackupFiles
+      const budget = (yield* FlowControl).downloads
+      const fs = yield* FileSystem.FileSystem
+
+      const handle = (call: DownloadCall) => {
+        const peer = peerOf(call)
+        return Effect.gen(function*() {
+          const request = Wire.requestFromWire(call.request)
+          const cancelled = yield* Deferred.make<void>()
+          let ended = false
+          yield* Effect.sync(() => {
+            call.on("cancelled", () => Deferred.unsafeDone(cancelled, Exit.void))
+            call.on("error", () => Deferred.unsafeDone(cancelled, Exit.void))
+          })
+          const end = (code: StatusCode, details: string) =>
+            Effect.sync(() => {
+              if (ended) return
+              ended = true
+              if (code === "OK") call.end()
+              else call.emit("error", { code: Status.toNumber(code), details })
+            })
+          const job = yield* runner.job
+          const problem = downloadProblem(job, request)
+          const backup = job?.restoring
+          const fragment = backup?.fragments.find(
+            (each) => each.agentId === request.agentId && each.fragmentId === request.fragment.fragmentId
+          )
+          if (problem !== undefined || job === undefined || backup === undefined) {
+            return yield* end("ABORTED", problem ?? "No restore job is in progress")
+          }
+          if (fragment === undefined) {
+            return yield* end("ABORTED", `Fragment ${request.fragment.fragmentId} of agent ${request.agentId} is not stored`)
+          }
+          // Flow control: at most two messages handed to grpc-js and not yet
+          // written out (grpc-js alone would take 16, 8 MiB per download), so memory
+          // does not grow with the number of agents restoring at once.
+          let inFlight = 0
+          let wake: (() => void) | undefined
+          // Content chunks hold a place of the orchestrator's budget until written
+          // out; what a call still holds when it ends (a cancelled call may never
+          // complete its writes) is given back then.
+          let held = 0
+          let over = false
+          yield* Effect.addFinalizer(() =>
+            Effect.sync(() => {
+              over = true
+              for (; held > 0; held--) budget.giveBack()
+            })
+          )
+          const written = (budgeted: boolean) => () => {
+            inFlight--
+            if (budgeted && !over) {
+              held--
+              budget.giveBack()
+            }
+            wake?.()
+          }
+          const room = Effect.async<void>((resume) => {
+            const check = () => {
+              if (inFlight >= 2) return
+              wake = undefined
+              resume(Effect.void)
+            }
+            wake = check
+            check()
+            return Effect.sync(() => {
+              wake = undefined
+            })
+          })
+          const write = (message: Wire.RestoreData, budgeted = false) =>
+            Effect.suspend(() => {
+              inFlight++
+              call.write(message, written(budgeted))
+              return inFlight < 2
+                ? Effect.void
+                : Effect.raceFirst(room, Deferred.await(cancelled)).pipe(
+                  Effect.timeoutFail({
+                    duration: "30 seconds",
+                    onTimeout: () => new Refused({ reason: "The agent stopped reading for 30 s" })
+                  })
+                )
+            })
+          const send = (file: "BACKUP_FILE" | "CUSTOM_METADATA_FILE", storedFile: StoredFile) =>
+            Effect.scoped(Effect.gen(function*() {
+              yield* write(Wire.restoreToWire(FilePart.FileName({ file, fileName: storedFile.name })))
+              const handle = yield* fs.open(storage.filePath(job.manager, job.backupName, fragment, file), { flag: "r" })
+              const hash = md5()
+              // Exactly the recorded size, in chunks no larger than what is left.
+              for (let left = storedFile.size; left > 0;) {
+                yield* Effect.zipRight(budget.take, Effect.sync(() => void held++))
+                const chunk = yield* handle.readAlloc(Math.min(options.chunkSize, left))
+                if (Option.isNone(chunk)) break
+                left -= chunk.value.length
+                hash.update(chunk.value)
+                yield* write(Wire.restoreToWire(FilePart.Content({ file, content: chunk.value })), true)
+              }
+              const computed = hash.digest()
+              if (computed !== storedFile.checksum) {
+                const reason =
+                  `Checksum mismatch: ${storedFile.name} was stored with ${storedFile.checksum}, reads as ${computed}`
+                yield* backups.markCorrupted(job.manager, job.backupName, reason)
+                return yield* Effect.fail(new Refused({ reason }))
+              }
+              yield* write(Wire.restoreToWire(FilePart.Checksum({ file, checksum: computed })))
+            }))
+          yield* Effect.scoped(Effect.gen(function*() {
+            yield* job.openTransfer(request.agentId)
+            yield* Effect.raceFirst(
+              Effect.gen(function*() {
+                yield* send("BACKUP_FILE", fragment.backupFile)
+                if (fragment.customMetadataFile !== undefined) yield* send("CUSTOM_METADATA_FILE", fragment.customMetadataFile)
+                yield* end("OK", "")
+              }),
+              Deferred.await(cancelled)
+            )
+          })).pipe(
+            Effect.catchAll((error) => end("ABORTED", error._tag === "Refused" ? error.reason : `Storage failed: ${error.message}`))
+          )
+        }).pipe(Effect.scoped, Effect.annotateLogs({ call: "restore", peer: peer.address }))
+      }
+
+      return { handle }
+    })
+  )

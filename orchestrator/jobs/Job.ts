@@ -1,0 +1,127 @@
+/**
+ * The running action (a job): who takes part, which stage it is in, the
+ * data calls open in that stage and the fragments that failed or arrived.
+ * The job runner makes one per backup or restore; the data handlers see it
+ * as a `Job`.
+ *
+ * @since 0.1.0
+ */
+import type { Scope } from "effect"
+import { Effect, Ref, SubscriptionRef } from "effect"
+import type { Stage } from "../../src/core/Action.js"
+import type { AgentConnection } from "../AgentRegistry.js"
+import type { BackupRecord, StoredFragment } from "../Model.js"
+
+/**
+ * A stage of a job, or its cancel round.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type JobStage = Stage | "CANCEL"
+
+/**
+ * The running action, as the data handlers see it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Job {
+  readonly id: string
+  readonly kind: "CREATE_BACKUP" | "RESTORE"
+  readonly manager: string
+  readonly backupName: string
+  /** Fixed when the job starts, in registration order. */
+  readonly participants: ReadonlyArray<AgentConnection>
+  /** A restore's backup. */
+  readonly restoring: BackupRecord | undefined
+  readonly stage: Effect.Effect<JobStage>
+  /**
+   * Counts a data call of a participant as open until the scope closes: the
+   * participant's stage does not end while one is.
+   */
+  readonly openTransfer: (agentId: string) => Effect.Effect<void, never, Scope.Scope>
+  /** Records why a fragment of a participant failed: it fails the participant's current stage. */
+  readonly failFragment: (agentId: string, reason: string) => Effect.Effect<void>
+  /** Adds a stored fragment to the backup being created; one sent again replaces the earlier attempt. */
+  readonly storeFragment: (fragment: StoredFragment) => Effect.Effect<void>
+}
+
+/**
+ * How one participant is doing in the current stage.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Participation {
+  /** Data calls of this agent still open: the stage waits for them. */
+  readonly openTransfers: SubscriptionRef.SubscriptionRef<number>
+  /** Why a fragment of this agent failed in the current stage, if one did. */
+  readonly fragmentFailure: Ref.Ref<string | undefined>
+}
+
+/**
+ * A job as the runner holds it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunningJob extends Job {
+  readonly participation: ReadonlyMap<string, Participation>
+  /** Moves to a stage: no fragment of it has failed yet. */
+  readonly enter: (stage: JobStage) => Effect.Effect<void>
+  /** The backup's fragments, in the order they arrived. */
+  readonly fragments: Effect.Effect<ReadonlyArray<StoredFragment>>
+}
+
+/**
+ * A job in its preparation.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (fields: {
+  readonly id: string
+  readonly kind: Job["kind"]
+  readonly manager: string
+  readonly backupName: string
+  readonly participants: ReadonlyArray<AgentConnection>
+  readonly restoring: BackupRecord | undefined
+}): Effect.Effect<RunningJob> =>
+  Effect.gen(function*() {
+    const participation = new Map<string, Participation>()
+    for (const agent of fields.participants) {
+      participation.set(agent.info.agentId, {
+        openTransfers: yield* SubscriptionRef.make(0),
+        fragmentFailure: yield* Ref.make<string | undefined>(undefined)
+      })
+    }
+    const stage = yield* Ref.make<JobStage>("PREPARATION")
+    const fragments = yield* Ref.make<ReadonlyMap<string, StoredFragment>>(new Map())
+    return {
+      ...fields,
+      participation,
+      stage: Ref.get(stage),
+      enter: (next) =>
+        Effect.zipRight(
+          Ref.set(stage, next),
+          Effect.forEach(participation.values(), (each) => Ref.set(each.fragmentFailure, undefined), { discard: true })
+        ),
+      openTransfer: (agentId) => {
+        const open = participation.get(agentId)?.openTransfers
+        return open === undefined
+          ? Effect.void
+          : Effect.acquireRelease(
+            SubscriptionRef.update(open, (count) => count + 1),
+            () => SubscriptionRef.update(open, (count) => count - 1)
+          )
+      },
+      failFragment: (agentId, reason) => {
+        const failure = participation.get(agentId)?.fragmentFailure
+        return failure === undefined ? Effect.void : Ref.set(failure, reason)
+      },
+      storeFragment: (fragment) =>
+        Ref.update(fragments, (all) => new Map(all).set(`${fragment.agentId}/${fragment.fragmentId}`, fragment)),
+      fragments: Effect.map(Ref.get(fragments), (all) => [...all.values()])
+    }
+  })
