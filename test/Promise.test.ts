@@ -1,14 +1,14 @@
 // bro-agent/promise against the development orchestrator, over real gRPC on loopback.
 import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
-import { expect, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import * as promise from "bro-agent/promise"
 import { Effect, Schedule } from "effect"
 import { createReadStream } from "node:fs"
 import { join } from "node:path"
 import { Readable } from "node:stream"
-import { beyond, nothingLeft, snapshot, tempFolder as hygieneFolder } from "./support/FaultHygiene.js"
-import type { Resources } from "./support/FaultHygiene.js"
+import { leftOpenSince, nothingLeft, snapshot, tempFolder as hygieneFolder } from "./support/FaultHygiene.js"
+import { layerLive } from "./support/layers.js"
 import { awaitAgents, registration, startOrchestrator, tempFolder } from "./support/orchestratorHarness.js"
 
 // The plain JavaScript example, imported by URL: the compiler does not look
@@ -51,18 +51,7 @@ const aborted = (signal: AbortSignal) =>
 
 const softwareVersion = registration("x").softwareVersion
 
-const untilSettled = (baseline: Resources) =>
-  Effect.gen(function*() {
-    // Sockets close asynchronously: look again, every 50 ms for at most 5 s.
-    let left = beyond(baseline, yield* snapshot)
-    for (let look = 1; look < 100 && JSON.stringify(left) !== JSON.stringify(nothingLeft); look++) {
-      yield* Effect.sleep("50 millis")
-      left = beyond(baseline, yield* snapshot)
-    }
-    return left
-  })
-
-layer(NodeFileSystem.layer, { excludeTestServices: true })("bro-agent/promise", (it) => {
+layerLive(NodeFileSystem.layer)("bro-agent/promise", (it) => {
   it.scoped("backs up a folder's files from paths and restores them with downloadFragment (the example agent)", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
@@ -289,7 +278,7 @@ layer(NodeFileSystem.layer, { excludeTestServices: true })("bro-agent/promise", 
       )
       expect(missing).toBeInstanceOf(TypeError)
       expect((missing as TypeError).message).toBe("bro-agent/promise: executeRestore is missing; cancel must be a function")
-      expect(yield* untilSettled(baseline)).toEqual(nothingLeft)
+      expect(yield* leftOpenSince(baseline)).toEqual(nothingLeft)
     }))
 
   it.scoped("stops: the running stage's signal aborts, its streams are destroyed, the statuses end, nothing is left open", () =>
@@ -340,7 +329,7 @@ layer(NodeFileSystem.layer, { excludeTestServices: true })("bro-agent/promise", 
       yield* Effect.promise(() => agent.join())
       const heard = seen.length
       expect(heard).toBeGreaterThan(0)
-      expect(yield* untilSettled(baseline)).toEqual(nothingLeft)
+      expect(yield* leftOpenSince(baseline)).toEqual(nothingLeft)
       expect(seen.length).toBe(heard)
       // A second stop has nothing more to do.
       yield* Effect.promise(() => agent.stop())

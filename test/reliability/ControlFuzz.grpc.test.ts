@@ -20,8 +20,6 @@ import * as FaultHygiene from "../support/FaultHygiene.js"
 import { layerLive } from "../support/layers.js"
 import * as TestServer from "../support/TestServer.js"
 
-const resources = FaultHygiene.trackResources()
-
 const agentId = "fuzzed-agent"
 const messages = 1000
 const unexpectedTexts: ReadonlyArray<string> = Object.values(Machine.unexpectedTexts)
@@ -199,9 +197,4 @@ layerLive(NodeFileSystem.layer)("the running agent under random control messages
   )
 })
 
-layerLive(NodeFileSystem.layer)("resource hygiene", (it) => {
-  it.effect("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
-    Effect.gen(function*() {
-      expect(yield* resources.leftOpen).toEqual(FaultHygiene.nothingLeft)
-    }))
-})
+FaultHygiene.checkNothingLeftOpen()

@@ -2,7 +2,6 @@
 // messages interleaved with the ends of the steps it runs, in random order
 // (and, now and then, the end of the control stream), with its invariants
 // checked after every event. Pure: no I/O, no time.
-import { NodeFileSystem } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import type { Action, ApiVersion } from "../../src/core/Action.js"
@@ -11,9 +10,6 @@ import { isAction } from "../../src/core/Action.js"
 import * as Machine from "../../src/internal/AgentMachine.js"
 import * as Fuzz from "../support/FaultFuzz.js"
 import * as FaultHygiene from "../support/FaultHygiene.js"
-import { layerLive } from "../support/layers.js"
-
-const resources = FaultHygiene.trackResources()
 
 const agentId = "fuzz-agent"
 const events = 1000
@@ -290,9 +286,4 @@ describe("the agent's state machine under random control messages", () => {
   }
 })
 
-layerLive(NodeFileSystem.layer)("resource hygiene", (it) => {
-  it.effect("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
-    Effect.gen(function*() {
-      expect(yield* resources.leftOpen).toEqual(FaultHygiene.nothingLeft)
-    }))
-})
+FaultHygiene.checkNothingLeftOpen()

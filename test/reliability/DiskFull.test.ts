@@ -16,8 +16,6 @@ import * as FaultHygiene from "../support/FaultHygiene.js"
 import { layerLive } from "../support/layers.js"
 import { registration } from "../support/orchestratorHarness.js"
 
-const resources = FaultHygiene.trackResources()
-
 layerLive(NodeFileSystem.layer)("the disk fills up during a restore", (it) => {
   it.scoped("fails the download with FailedToDownload naming ENOSPC, keeps the earlier file whole, and restores once there is room", () =>
     Effect.gen(function*() {
@@ -119,9 +117,4 @@ layerLive(NodeFileSystem.layer)("the orchestrator's disk fills up during a backu
     }))
 })
 
-layerLive(NodeFileSystem.layer)("resource hygiene", (it) => {
-  it.effect("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
-    Effect.gen(function*() {
-      expect(yield* resources.leftOpen).toEqual(FaultHygiene.nothingLeft)
-    }))
-})
+FaultHygiene.checkNothingLeftOpen()

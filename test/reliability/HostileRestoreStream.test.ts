@@ -20,8 +20,6 @@ import { layerLive } from "../support/layers.js"
 import { tree } from "../support/FaultHarness.js"
 import * as TestServer from "../support/TestServer.js"
 
-const resources = FaultHygiene.trackResources()
-
 const target = { backupName: "nightly", backupType: "DEFAULT" }
 const md5Hex = (bytes: Uint8Array) => createHash("md5").update(bytes).digest("hex").toUpperCase()
 
@@ -151,9 +149,4 @@ layerLive(NodeFileSystem.layer)("a download from an orchestrator that sends a ho
   }
 })
 
-layerLive(NodeFileSystem.layer)("resource hygiene", (it) => {
-  it.effect("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
-    Effect.gen(function*() {
-      expect(yield* resources.leftOpen).toEqual(FaultHygiene.nothingLeft)
-    }))
-})
+FaultHygiene.checkNothingLeftOpen()

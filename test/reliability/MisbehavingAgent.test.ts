@@ -22,8 +22,6 @@ import * as FaultHygiene from "../support/FaultHygiene.js"
 import { layerLive } from "../support/layers.js"
 import { registration } from "../support/orchestratorHarness.js"
 
-const resources = FaultHygiene.trackResources()
-
 const rogueId = "rogue-agent"
 const content = Buffer.from("Hello World!")
 const contentChecksum = "ED076287532E86365E841E92BFC50D8C"
@@ -206,9 +204,4 @@ layerLive(NodeFileSystem.layer)("the development orchestrator with a misbehaving
   }
 })
 
-layerLive(NodeFileSystem.layer)("resource hygiene", (it) => {
-  it.effect("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
-    Effect.gen(function*() {
-      expect(yield* resources.leftOpen).toEqual(FaultHygiene.nothingLeft)
-    }))
-})
+FaultHygiene.checkNothingLeftOpen()

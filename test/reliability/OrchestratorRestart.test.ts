@@ -18,8 +18,6 @@ import * as FaultHygiene from "../support/FaultHygiene.js"
 import { layerLive } from "../support/layers.js"
 import { registration } from "../support/orchestratorHarness.js"
 
-const resources = FaultHygiene.trackResources()
-
 /** The development orchestrator on `port` (0: a free one); a port just freed may take a moment to bind again. */
 const startOrchestrator = (storage: string, port = 0) =>
   Orchestrator.make({ port, storage, chunkSize: 16 * 1024, stageTimeout: "20 seconds" }).pipe(
@@ -185,9 +183,4 @@ layerLive(NodeFileSystem.layer)("the orchestrator stops in the middle of a resto
     }))
 })
 
-layerLive(NodeFileSystem.layer)("resource hygiene", (it) => {
-  it.effect("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
-    Effect.gen(function*() {
-      expect(yield* resources.leftOpen).toEqual(FaultHygiene.nothingLeft)
-    }))
-})
+FaultHygiene.checkNothingLeftOpen()

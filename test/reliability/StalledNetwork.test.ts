@@ -19,8 +19,6 @@ import { layerLive } from "../support/layers.js"
 import * as FaultProxy from "../support/FaultProxy.js"
 import { registration } from "../support/orchestratorHarness.js"
 
-const resources = FaultHygiene.trackResources()
-
 const awaitAgents = (orchestrator: Orchestrator.Orchestrator["Type"], count: number) =>
   pollUntil(`${count} registered agent(s)`, orchestrator.agents, (agents) => agents.length >= count)
 
@@ -185,9 +183,4 @@ layerLive(NodeFileSystem.layer)("a network path that stalls in the middle of a r
     }))
 })
 
-layerLive(NodeFileSystem.layer)("resource hygiene", (it) => {
-  it.effect("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
-    Effect.gen(function*() {
-      expect(yield* resources.leftOpen).toEqual(FaultHygiene.nothingLeft)
-    }))
-})
+FaultHygiene.checkNothingLeftOpen()

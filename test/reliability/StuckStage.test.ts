@@ -17,8 +17,6 @@ import * as FaultHygiene from "../support/FaultHygiene.js"
 import { layerLive } from "../support/layers.js"
 import { registration } from "../support/orchestratorHarness.js"
 
-const resources = FaultHygiene.trackResources()
-
 const startOrchestrator = Effect.flatMap(FaultHygiene.tempFolder, (storage) =>
   Orchestrator.make({ port: 0, storage, chunkSize: 16 * 1024, stageTimeout: "20 seconds" }))
 
@@ -105,9 +103,4 @@ layerLive(NodeFileSystem.layer)("a stage that never ends, then a cancel", (it) =
     }))
 })
 
-layerLive(NodeFileSystem.layer)("resource hygiene", (it) => {
-  it.effect("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
-    Effect.gen(function*() {
-      expect(yield* resources.leftOpen).toEqual(FaultHygiene.nothingLeft)
-    }))
-})
+FaultHygiene.checkNothingLeftOpen()

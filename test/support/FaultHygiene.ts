@@ -9,12 +9,14 @@
  * held at its start, is what the file left open.
  */
 import { FileSystem } from "@effect/platform"
-import { beforeAll } from "@effect/vitest"
+import { NodeFileSystem } from "@effect/platform-node"
+import { beforeAll, expect } from "@effect/vitest"
 import * as grpc from "@grpc/grpc-js"
 import { Effect, Option } from "effect"
 import { realpathSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { layerLive } from "./layers.js"
 
 /** Every temporary folder of the suite starts with this. */
 export const temporaryPrefix = "bro-reliability-"
@@ -89,8 +91,8 @@ export const snapshot: Effect.Effect<Resources, never, FileSystem.FileSystem> = 
   fileHandles: files
 }))
 
-/** What `now` holds beyond `baseline`. */
-export const beyond = (baseline: Resources, now: Resources): Resources => {
+// What `now` holds beyond `baseline`.
+const beyond = (baseline: Resources, now: Resources): Resources => {
   const tcp: Record<string, number> = {}
   for (const [kind, count] of Object.entries(now.tcp)) {
     const extra = count - (baseline.tcp[kind] ?? 0)
@@ -112,28 +114,36 @@ const isEmpty = (resources: Resources) =>
   resources.grpcServers.length === 0 && resources.fileHandles.length === 0
 
 /**
- * Takes the baseline before the file's first test, and gives what the file
- * left open: sockets close asynchronously, so it looks again, every 50 ms for
- * at most 5 s, until nothing is left, and gives what was left at the last look.
+ * What the process holds beyond `baseline`: sockets close asynchronously,
+ * so it looks again, every 50 ms for at most 5 s, until nothing is left,
+ * and gives what was left at the last look.
  */
-export const trackResources = (): { readonly leftOpen: Effect.Effect<Resources, never, FileSystem.FileSystem> } => {
+export const leftOpenSince = (baseline: Resources): Effect.Effect<Resources, never, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    let left = beyond(baseline, yield* snapshot)
+    for (let look = 1; look < 100 && !isEmpty(left); look++) {
+      yield* Effect.sleep("50 millis")
+      left = beyond(baseline, yield* snapshot)
+    }
+    return left
+  })
+
+/**
+ * The last test of a test file: that the file left nothing open. Call it
+ * once, after the file's suites. The baseline is what the process holds
+ * before the file's first test (a file-level `beforeAll` runs before every
+ * test of the file, wherever it is registered); no file handle into the
+ * suite's folders is open then.
+ */
+export const checkNothingLeftOpen = (): void => {
   let baseline: Resources = nothingLeft
   beforeAll(() => {
-    baseline = {
-      tcp: tcpHandles(),
-      grpcChannels: grpcChannels(),
-      grpcServers: grpcServers(),
-      fileHandles: []
-    }
+    baseline = { tcp: tcpHandles(), grpcChannels: grpcChannels(), grpcServers: grpcServers(), fileHandles: [] }
   })
-  return {
-    leftOpen: Effect.gen(function*() {
-      let left = beyond(baseline, yield* snapshot)
-      for (let look = 1; look < 100 && !isEmpty(left); look++) {
-        yield* Effect.sleep("50 millis")
-        left = beyond(baseline, yield* snapshot)
-      }
-      return left
-    })
-  }
+  layerLive(NodeFileSystem.layer)("resource hygiene", (it) => {
+    it.effect("leaves no TCP socket, gRPC channel or server, and no file handle into its temporary folders", () =>
+      Effect.gen(function*() {
+        expect(yield* leftOpenSince(baseline)).toEqual(nothingLeft)
+      }))
+  })
 }
