@@ -34,6 +34,7 @@ import type {
   RegisteredAgent
 } from "./Model.js"
 import { ActionNotFound, BackupNotFound, OrchestratorStartError, UnknownBackupManager } from "./Model.js"
+import * as Storage from "./Storage.js"
 
 export {
   /**
@@ -153,7 +154,7 @@ const fromServices = (where: { readonly host: string; readonly port: number; rea
     const runner = yield* JobRunner.JobRunner
     const backups = yield* BackupRecords.BackupRecords
     const events = yield* Events.OrchestratorEvents
-    const files = yield* Effect.serviceOption(BackupRecords.BackupFiles)
+    const store = yield* Effect.serviceOption(Storage.BackupStore)
 
     const managers = Effect.gen(function*() {
       const ids = new Set<string>(["DEFAULT"])
@@ -215,10 +216,10 @@ const fromServices = (where: { readonly host: string; readonly port: number; rea
         Effect.gen(function*() {
           const found = yield* backup(managerId, backupName)
           const fragment = found.fragments.find((f) => f.agentId === agentId && f.fragmentId === fragmentId)
-          if (fragment === undefined || files._tag === "None") {
+          if (fragment === undefined || store._tag === "None") {
             return yield* new BackupNotFound({ backupManagerId: managerId, backupName })
           }
-          return files.value.filePath(managerId, backupName, fragment, "BACKUP_FILE")
+          return store.value.filePath(managerId, backupName, fragment, "BACKUP_FILE")
         }),
       events: events.subscribe
     }
@@ -236,8 +237,9 @@ const services = (options: {
 }) => {
   const core = JobRunner.layer({ stageTimeout: options.stageTimeout }).pipe(
     Layer.provideMerge(AgentRegistry.layer),
+    Layer.provideMerge(BackupRecords.layer),
     Layer.provideMerge(
-      BackupRecords.layer(options.storage).pipe(
+      Storage.layer(options.storage).pipe(
         Layer.mapError((error) =>
           new OrchestratorStartError({
             reason: `cannot use the storage folder ${options.storage}: ${error.message}`,

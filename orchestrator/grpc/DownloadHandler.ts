@@ -1,26 +1,27 @@
 /**
  * `DataInterface.restore`: one fragment download, for the running restore,
- * streamed from the backup's folder with flow control (at most two messages
+ * streamed from the backup store with flow control (at most two messages
  * handed to grpc-js and not yet written out, and a place of the
- * orchestrator's `FlowControl` budget per content chunk), its checksum
- * verified against the record as it is read.
+ * orchestrator's `FlowControl` budget per content chunk). The store reads
+ * back exactly what was stored and checks it: a file that cannot be read
+ * back whole (missing, replaced, another size, another checksum) marks the
+ * backup CORRUPTED and aborts the download before its checksum is sent.
  *
  * @since 0.1.0
  */
-import * as FileSystem from "@effect/platform/FileSystem"
 import type * as grpc from "@grpc/grpc-js"
-import { Context, Data, Deferred, Effect, Exit, Layer, Option } from "effect"
+import { Chunk, Context, Data, Deferred, Effect, Exit, Layer, Option, Stream } from "effect"
 import type { FragmentRequest } from "../../src/core/Message.js"
 import { FilePart } from "../../src/core/Message.js"
 import type { StatusCode } from "../../src/core/Status.js"
 import * as Status from "../../src/core/Status.js"
-import { md5 } from "../../src/internal/Checksum.js"
 import * as Wire from "../../src/internal/Wire.js"
-import { BackupFiles, BackupRecords } from "../BackupRecords.js"
 import { FlowControl } from "../FlowControl.js"
 import type { Job } from "../jobs/Job.js"
 import { JobRunner } from "../JobRunner.js"
 import type { StoredFile } from "../Model.js"
+import type { StoredFileKind } from "../Storage.js"
+import { BackupStore } from "../Storage.js"
 import { peerOf } from "./Peer.js"
 
 /**
@@ -81,15 +82,13 @@ const downloadProblem = (job: Job | undefined, request: FragmentRequest): string
  */
 export const layer = (
   options: DownloadOptions
-): Layer.Layer<DownloadHandler, never, JobRunner | BackupRecords | BackupFiles | FlowControl | FileSystem.FileSystem> =>
+): Layer.Layer<DownloadHandler, never, JobRunner | BackupStore | FlowControl> =>
   Layer.effect(
     DownloadHandler,
     Effect.gen(function*() {
       const runner = yield* JobRunner
-      const backups = yield* BackupRecords
-      const storage = yield* BackupFiles
+      const store = yield* BackupStore
       const budget = (yield* FlowControl).downloads
-      const fs = yield* FileSystem.FileSystem
 
       const handle = (call: DownloadCall) => {
         const peer = peerOf(call)
@@ -169,28 +168,30 @@ export const layer = (
                   })
                 )
             })
-          const send = (file: "BACKUP_FILE" | "CUSTOM_METADATA_FILE", storedFile: StoredFile) =>
+          const send = (file: StoredFileKind, storedFile: StoredFile) =>
             Effect.scoped(Effect.gen(function*() {
               yield* write(Wire.restoreToWire(FilePart.FileName({ file, fileName: storedFile.name })))
-              const handle = yield* fs.open(storage.filePath(job.manager, job.backupName, fragment, file), { flag: "r" })
-              const hash = md5()
-              // Exactly the recorded size, in chunks no larger than what is left.
-              for (let left = storedFile.size; left > 0;) {
+              const pull = yield* Stream.toPull(
+                store.readStoredFile(job.manager, job.backupName, fragment, file, options.chunkSize)
+              )
+              for (;;) {
+                // A place of the budget before each chunk is read.
                 yield* Effect.zipRight(budget.take, Effect.sync(() => void held++))
-                const chunk = yield* handle.readAlloc(Math.min(options.chunkSize, left))
-                if (Option.isNone(chunk)) break
-                left -= chunk.value.length
-                hash.update(chunk.value)
-                yield* write(Wire.restoreToWire(FilePart.Content({ file, content: chunk.value })), true)
+                const chunks = yield* pull.pipe(
+                  Effect.catchAll(Option.match({ onNone: () => Effect.succeed(undefined), onSome: Effect.fail }))
+                )
+                if (chunks === undefined) {
+                  held--
+                  budget.giveBack()
+                  break
+                }
+                for (const [index, content] of Chunk.toReadonlyArray(chunks).entries()) {
+                  if (index > 0) yield* Effect.zipRight(budget.take, Effect.sync(() => void held++))
+                  yield* write(Wire.restoreToWire(FilePart.Content({ file, content })), true)
+                }
               }
-              const computed = hash.digest()
-              if (computed !== storedFile.checksum) {
-                const reason =
-                  `Checksum mismatch: ${storedFile.name} was stored with ${storedFile.checksum}, reads as ${computed}`
-                yield* backups.markCorrupted(job.manager, job.backupName, reason)
-                return yield* Effect.fail(new Refused({ reason }))
-              }
-              yield* write(Wire.restoreToWire(FilePart.Checksum({ file, checksum: computed })))
+              // The store checked the checksum after the last chunk: it is the stored one.
+              yield* write(Wire.restoreToWire(FilePart.Checksum({ file, checksum: storedFile.checksum })))
             }))
           yield* Effect.scoped(Effect.gen(function*() {
             yield* job.openTransfer(request.agentId)
@@ -203,7 +204,16 @@ export const layer = (
               Deferred.await(cancelled)
             )
           })).pipe(
-            Effect.catchAll((error) => end("ABORTED", error._tag === "Refused" ? error.reason : `Storage failed: ${error.message}`))
+            Effect.catchAll((error) =>
+              end(
+                "ABORTED",
+                error._tag === "Refused"
+                  ? error.reason
+                  : error._tag === "StoredFileUnreadable"
+                  ? error.message
+                  : `Storage failed: ${error.message}`
+              )
+            )
           )
         }).pipe(Effect.scoped, Effect.annotateLogs({ call: "restore", peer: peer.address }))
       }

@@ -22,13 +22,13 @@ import type { Md5 } from "../../src/internal/Checksum.js"
 import { md5 } from "../../src/internal/Checksum.js"
 import * as RestoreReader from "../../src/internal/RestoreReader.js"
 import * as Wire from "../../src/internal/Wire.js"
-import { BackupFiles } from "../BackupRecords.js"
 import { OrchestratorEvents } from "../Events.js"
 import { FlowControl } from "../FlowControl.js"
 import type { Job, JobStage } from "../jobs/Job.js"
 import { JobRunner } from "../JobRunner.js"
 import type { StoredFile, StoredFragment } from "../Model.js"
 import { OrchestratorEvent } from "../Model.js"
+import { BackupStore } from "../Storage.js"
 import { peerOf } from "./Peer.js"
 
 /**
@@ -91,12 +91,12 @@ const messageBytes = (message: BackupMessage) => (message._tag === "Content" ? m
 export const layer: Layer.Layer<
   UploadHandler,
   never,
-  JobRunner | BackupFiles | FlowControl | OrchestratorEvents | FileSystem.FileSystem
+  JobRunner | BackupStore | FlowControl | OrchestratorEvents | FileSystem.FileSystem
 > = Layer.effect(
   UploadHandler,
   Effect.gen(function*() {
     const runner = yield* JobRunner
-    const storage = yield* BackupFiles
+    const storage = yield* BackupStore
     const budget = (yield* FlowControl).uploads
     const events = yield* OrchestratorEvents
     const fs = yield* FileSystem.FileSystem
