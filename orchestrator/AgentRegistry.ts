@@ -6,7 +6,6 @@
  * @since 0.1.0
  */
 import { Context, Data, Deferred, Effect, Layer, Option, Ref } from "effect"
-import type { Queue } from "effect"
 import type { AgentMessage, OrchestratorMessage } from "../src/core/Message.js"
 import { idProblem } from "../src/core/Registration.js"
 import type { SoftwareVersionFields } from "../src/core/SoftwareVersion.js"
@@ -14,6 +13,7 @@ import { OrchestratorEvents } from "./Events.js"
 import type { CallPeer } from "./grpc/Peer.js"
 import type { RegisteredAgent } from "./Model.js"
 import { OrchestratorEvent } from "./Model.js"
+import type { StageQuestion } from "./StageProtocol.js"
 
 /**
  * The API versions BRO accepts, as exact strings.
@@ -97,9 +97,11 @@ export interface AgentConnection {
   readonly order: number
   /** The control call's peer: its HTTP/2 connection and TLS identity. */
   readonly peer: CallPeer
-  readonly send: (message: OrchestratorMessage) => Effect.Effect<void>
-  /** The stage-completes the agent sent, in order, not yet taken by an action. */
-  readonly stageCompletes: Queue.Queue<Extract<AgentMessage, { _tag: "StageComplete" }>>
+  /**
+   * Asks the agent a stage: the stream takes it as the question its next
+   * stage-completes answer, then writes the stage's messages.
+   */
+  readonly ask: (question: StageQuestion, messages: ReadonlyArray<OrchestratorMessage>) => Effect.Effect<void>
   /** Done when the stream ended, for any reason. */
   readonly disconnected: Deferred.Deferred<void>
 }

@@ -19,6 +19,7 @@ import { restore } from "./jobs/Restore.js"
 import * as Stages from "./jobs/Stages.js"
 import type { ActionName, ActionNotFound, ActionRecord } from "./Model.js"
 import { backupNameProblem, InvalidActionRequest, NoActionRunning, OrchestratorEvent } from "./Model.js"
+import type { StageAnswer } from "./StageProtocol.js"
 
 /**
  * The actions of one orchestrator.
@@ -49,6 +50,11 @@ export class JobRunner extends Context.Tag("bro-agent/orchestrator/JobRunner")<
     readonly ongoing: Effect.Effect<ActionRecord | undefined>
     /** The running backup or restore, for the data calls. */
     readonly job: Effect.Effect<Job | undefined>
+    /**
+     * Takes a stage-complete of a registered agent: it counts only for the
+     * running action's current stage, from a participant still awaited.
+     */
+    readonly answer: (answer: StageAnswer) => Effect.Effect<void>
   }
 >() {}
 
@@ -85,7 +91,7 @@ export const layer = (
       )
       const job = yield* Ref.make<RunningJob | undefined>(undefined)
 
-      const stages = Stages.make({
+      const stages = yield* Stages.make({
         events,
         stageTimeout: options.stageTimeout,
         progress: (id, change) => records.update(id, () => change)
@@ -164,7 +170,8 @@ export const layer = (
           }),
         ongoing: Effect.flatMap(Ref.get(running), (current) =>
           current === undefined ? Effect.succeed(undefined) : Effect.orElseSucceed(records.get(current.id), () => undefined)),
-        job: Ref.get(job)
+        job: Ref.get(job),
+        answer: stages.answer
       }
     })
   )

@@ -1,8 +1,9 @@
 /**
  * `ControlInterface.establishControlChannel`: one agent's control stream.
  * Its first valid registration registers the agent (BRO's rules and
- * answers); its stage-completes go to the job runner; its end frees the id.
- * One fiber reads the stream's messages in order.
+ * answers); its stage-completes go to the job runner, each as the answer
+ * to the last stage the runner asked on this stream (`StageProtocol.ts`);
+ * its end frees the id. One fiber reads the stream's messages in order.
  *
  * @since 0.1.0
  */
@@ -16,7 +17,9 @@ import * as Wire from "../../src/internal/Wire.js"
 import type { AgentConnection } from "../AgentRegistry.js"
 import { acknowledgement, AgentRegistry, registrationProblems, scopeOf } from "../AgentRegistry.js"
 import { OrchestratorEvents } from "../Events.js"
+import { JobRunner } from "../JobRunner.js"
 import { OrchestratorEvent } from "../Model.js"
+import type { StageQuestion } from "../StageProtocol.js"
 import { peerOf } from "./Peer.js"
 
 /**
@@ -51,10 +54,11 @@ const acknowledge = OrchestratorMessage.RegisterAcknowledge({
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<ControlHandler, never, AgentRegistry | OrchestratorEvents> = Layer.effect(
+export const layer: Layer.Layer<ControlHandler, never, AgentRegistry | JobRunner | OrchestratorEvents> = Layer.effect(
   ControlHandler,
   Effect.gen(function*() {
     const registry = yield* AgentRegistry
+    const runner = yield* JobRunner
     const events = yield* OrchestratorEvents
 
     const handle = (call: ControlCall) =>
@@ -81,6 +85,13 @@ export const layer: Layer.Layer<ControlHandler, never, AgentRegistry | Orchestra
             // grpc-js turns an 'error' event carrying a code into the call's status.
             if (code === "OK") call.end()
             else call.emit("error", { code: Status.toNumber(code), details })
+          })
+        // The last stage the runner asked on this stream: what its stage-completes answer.
+        let asked: StageQuestion | undefined
+        const ask = (question: StageQuestion, messages: ReadonlyArray<OrchestratorMessage>) =>
+          Effect.suspend(() => {
+            asked = question
+            return Effect.forEach(messages, send, { discard: true })
           })
         let agent: AgentConnection | undefined
 
@@ -109,8 +120,7 @@ export const layer: Layer.Layer<ControlHandler, never, AgentRegistry | Orchestra
                 softwareVersion: message.softwareVersion
               },
               peer,
-              send,
-              stageCompletes: yield* Queue.unbounded<Extract<AgentMessage, { _tag: "StageComplete" }>>()
+              ask
             }).pipe(Effect.either)
             if (registered._tag === "Left") {
               const reason = registered.left.message
@@ -126,7 +136,13 @@ export const layer: Layer.Layer<ControlHandler, never, AgentRegistry | Orchestra
             // A 4.0 agent that heard no acknowledgement sends its registration again.
             yield* send(acknowledge)
           } else if (message._tag === "StageComplete" && agent !== undefined) {
-            yield* Queue.offer(agent.stageCompletes, message)
+            yield* runner.answer({
+              question: asked,
+              agentId: agent.info.agentId,
+              action: message.action,
+              success: message.success,
+              message: message.message
+            })
           }
           // Anything else, and anything before a valid registration, is ignored, as BRO does.
         }

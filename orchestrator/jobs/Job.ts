@@ -8,17 +8,9 @@
  */
 import type { Scope } from "effect"
 import { Effect, Ref, SubscriptionRef } from "effect"
-import type { Stage } from "../../src/core/Action.js"
 import type { AgentConnection } from "../AgentRegistry.js"
 import type { BackupRecord, StoredFragment } from "../Model.js"
-
-/**
- * A stage of a job, or its cancel round.
- *
- * @since 0.1.0
- * @category models
- */
-export type JobStage = Stage | "CANCEL"
+import type { JobStage } from "../StageProtocol.js"
 
 /**
  * The running action, as the data handlers see it.

@@ -4,15 +4,20 @@
  * data call of the agent still open); on the first stage that fails, a
  * cancel round; the failure described naming the agents and the stage.
  *
+ * Each stage, and the cancel round, is a round: the question asked, and the
+ * participants whose answer to it is still awaited. Only an answer to the
+ * open round's question from an awaited participant counts
+ * (`StageProtocol.ts`); the others are dropped and logged.
+ *
  * @since 0.1.0
  */
-import { Deferred, Duration, Effect, Queue, Ref, Stream } from "effect"
+import { Deferred, Duration, Effect, Option, Ref, Stream } from "effect"
 import type { Action, Stage } from "../../src/core/Action.js"
-import type { AgentMessage } from "../../src/core/Message.js"
 import { OrchestratorMessage } from "../../src/core/Message.js"
 import type { AgentConnection } from "../AgentRegistry.js"
 import type { OrchestratorEvents } from "../Events.js"
 import { OrchestratorEvent } from "../Model.js"
+import type { JobStage, StageAnswer } from "../StageProtocol.js"
 import type { RunningJob } from "./Job.js"
 
 /**
@@ -80,116 +85,234 @@ export interface StageRunner {
     cancelled: Deferred.Deferred<void>,
     cancellable: (agent: AgentConnection) => boolean
   ) => Effect.Effect<string | undefined>
+  /** Counts a stage-complete if it answers the open round and its agent is awaited; drops and logs it otherwise. */
+  readonly answer: (answer: StageAnswer) => Effect.Effect<void>
 }
 
+// An agent's answer, or what stands for it (a disconnection).
+interface Reply {
+  readonly success: boolean
+  readonly message: string
+}
+
+// Why a participant is no longer awaited in a round.
+type Settled = "answered" | "timed out" | "disconnected"
+
+interface Round {
+  readonly actionId: string
+  readonly stage: JobStage
+  readonly action: Action
+  /** Where each awaited participant's answer goes. */
+  readonly awaiting: Map<string, Deferred.Deferred<Reply>>
+  readonly settled: Map<string, Settled>
+}
+
+const describeAnswer = (answer: StageAnswer) =>
+  `${answer.success ? "success" : "failure"}${answer.message === "" ? "" : `: ${answer.message}`}`
+
 /**
- * A stage runner.
+ * A stage runner, with no round open.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (context: StageContext): StageRunner => {
-  const { events, stageTimeout } = context
+export const make = (context: StageContext): Effect.Effect<StageRunner> =>
+  Effect.gen(function*() {
+    const { events, stageTimeout } = context
+    const current = yield* Ref.make<Round | undefined>(undefined)
 
-  // The next stage-complete of the agent that counts: one with `action`
-  // (any action when undefined); others are ignored, as BRO does.
-  const nextStageComplete = (
-    agent: AgentConnection,
-    action: Action | undefined
-  ): Effect.Effect<Extract<AgentMessage, { _tag: "StageComplete" }>> =>
-    Queue.take(agent.stageCompletes).pipe(
-      Effect.repeat({ until: (message) => action === undefined || message.action === action })
-    )
-
-  const awaitAgent = (job: RunningJob, agent: AgentConnection, stage: Stage, action: Action) =>
-    Effect.gen(function*() {
-      const agentId = agent.info.agentId
-      const participation = job.participation.get(agentId)
-      const answer = yield* Effect.raceFirst(
-        Effect.map(nextStageComplete(agent, action), (message) => ({ success: message.success, message: message.message })),
-        Effect.as(Deferred.await(agent.disconnected), { success: false, message: "Agent Disconnected" })
+    // Opens a round for `agents` while `use` runs; the round is closed however `use` ends.
+    const inRound = <A>(
+      job: RunningJob,
+      stage: JobStage,
+      action: Action,
+      agents: ReadonlyArray<AgentConnection>,
+      use: (round: Round) => Effect.Effect<A>
+    ) =>
+      Effect.acquireUseRelease(
+        Effect.gen(function*() {
+          const awaiting: Round["awaiting"] = new Map()
+          for (const agent of agents) awaiting.set(agent.info.agentId, yield* Deferred.make<Reply>())
+          const round: Round = { actionId: job.id, stage, action, awaiting, settled: new Map() }
+          yield* Ref.set(current, round)
+          return round
+        }),
+        use,
+        (round) => Ref.update(current, (open) => (open === round ? undefined : open))
       )
-      if (participation !== undefined) {
-        // The stage ends for the agent once no data call of it is open.
-        yield* participation.openTransfers.changes.pipe(Stream.takeUntil((open) => open === 0), Stream.runDrain)
-        const failure = yield* Ref.get(participation.fragmentFailure)
-        if (answer.success && failure !== undefined) return { agentId, success: false, message: failure }
-      }
-      return { agentId, ...answer }
-    }).pipe(
-      Effect.timeoutTo({
-        duration: stageTimeout,
-        onSuccess: (outcome): StageOutcome => outcome,
-        onTimeout: (): StageOutcome => ({
-          agentId: agent.info.agentId,
-          success: false,
-          message: `No answer to the ${stage} stage within ${
-            Duration.format(stageTimeout)
-          } (the development orchestrator's stage timeout; a real BRO would wait for ever)`
-        })
+
+    const settle = (round: Round, agentId: string, why: Settled) =>
+      Effect.sync(() => {
+        if (!round.awaiting.delete(agentId)) return
+        round.settled.set(agentId, why)
       })
-    )
 
-  /** Sends the stage's messages and awaits every participant; the failures, in registration order. */
-  const runStage = (
-    job: RunningJob,
-    stage: Stage,
-    action: Action,
-    messagesFor: StageMessages,
-    cancelled: Deferred.Deferred<void>
-  ) =>
-    Effect.gen(function*() {
-      yield* job.enter(stage)
-      const agents = job.participants.filter((agent) => messagesFor(agent).length > 0)
-      const agentIds = agents.map((agent) => agent.info.agentId)
-      yield* events.publish(OrchestratorEvent.StageStarted({ actionId: job.id, stage, agents: agentIds }))
-      yield* context.progress(job.id, { progressInfo: `${stage}: waiting for ${agentIds.join(", ")}` })
-      for (const agent of agents) for (const message of messagesFor(agent)) yield* agent.send(message)
-      const outcomes = yield* Effect.raceFirst(
-        Effect.forEach(agents, (agent) =>
-          awaitAgent(job, agent, stage, action).pipe(
-            Effect.tap((outcome) => events.publish(OrchestratorEvent.StageCompleted({ actionId: job.id, stage, ...outcome })))
-          ), { concurrency: "unbounded" }),
-        Effect.as(Deferred.await(cancelled), [{ agentId: "", success: false, message: "Cancelled by the user" }])
-      )
-      return outcomes.filter((outcome) => !outcome.success)
-    })
-
-  /** Tells the participants to cancel, and waits for each one's answer (of either action) or end. */
-  const cancelRound = (job: RunningJob, action: Action, targets: ReadonlyArray<AgentConnection>) =>
-    Effect.gen(function*() {
-      yield* job.enter("CANCEL")
-      const connected = yield* Effect.filter(targets, (agent) => Effect.map(Deferred.isDone(agent.disconnected), (done) => !done))
-      for (const agent of connected) yield* agent.send(OrchestratorMessage.Cancel({ action, message: "" }))
-      yield* Effect.forEach(connected, (agent) =>
-        Effect.raceFirst(nextStageComplete(agent, undefined), Deferred.await(agent.disconnected)).pipe(
-          Effect.timeout(stageTimeout),
-          Effect.ignore
-        ), { concurrency: "unbounded", discard: true })
-    })
-
-  const failureText = (stage: Stage, failures: ReadonlyArray<StageOutcome>) =>
-    failures
-      .map((failure) =>
-        failure.agentId === "" ? failure.message : `Agent ${failure.agentId} failed at stage ${stage}: ${failure.message}`
-      )
-      .join("; ")
-
-  return {
-    runStages: (job, action, stages, cancelled, cancellable) =>
+    const answer = (answer: StageAnswer): Effect.Effect<void> =>
       Effect.gen(function*() {
-        for (const [index, [stage, messagesFor]] of stages.entries()) {
-          const failures = yield* runStage(job, stage, action, messagesFor, cancelled)
-          if (failures.length > 0) {
-            // Agents that finished the post-actions are done with the action.
-            const finished = new Set(stage === "POST_ACTIONS" ? job.participants.map((a) => a.info.agentId) : [])
-            for (const failure of failures) finished.delete(failure.agentId)
-            yield* cancelRound(job, action, job.participants.filter((a) => cancellable(a) && !finished.has(a.info.agentId)))
-            return failureText(stage, failures)
-          }
-          yield* context.progress(job.id, { progressPercentage: Math.round(((index + 1) / stages.length) * 100) })
+        const { agentId, question } = answer
+        if (question === undefined) {
+          return yield* Effect.logDebug(
+            `Dropped a stage answer of agent ${agentId} (${describeAnswer(answer)}): no stage was asked of it since it registered`
+          )
         }
-        return undefined
+        const round = yield* Ref.get(current)
+        const asked = `the ${question.stage} stage of action ${question.actionId}`
+        if (round === undefined || round.actionId !== question.actionId || round.stage !== question.stage) {
+          return yield* Effect.logWarning(
+            `Dropped a late answer of agent ${agentId} to ${asked} (${describeAnswer(answer)}): that stage is over`
+          )
+        }
+        // BRO ignores an answer with the other action; a cancel may be answered with either.
+        if (round.stage !== "CANCEL" && answer.action !== round.action) {
+          return yield* Effect.logWarning(
+            `Dropped an answer of agent ${agentId} to ${asked} with action ${answer.action}, not ${round.action}`
+          )
+        }
+        const waiting = round.awaiting.get(agentId)
+        if (waiting === undefined) {
+          const settled = round.settled.get(agentId)
+          return yield* Effect.logWarning(
+            `Dropped an answer of agent ${agentId} to ${asked} (${describeAnswer(answer)}): ${
+              settled === "answered"
+                ? "it had answered already"
+                : settled === "timed out"
+                ? "it came after the stage timeout"
+                : "the agent is not awaited in it"
+            }`
+          )
+        }
+        yield* settle(round, agentId, "answered")
+        yield* Deferred.succeed(waiting, { success: answer.success, message: answer.message })
+      }).pipe(Effect.annotateLogs({ agentId: answer.agentId }))
+
+    // The participant's answer, or its disconnection; undefined after the stage timeout.
+    const awaitAnswer = <A>(round: Round, agent: AgentConnection, andThen: (reply: Reply) => Effect.Effect<A>) => {
+      const agentId = agent.info.agentId
+      const waiting = round.awaiting.get(agentId)
+      return Effect.raceFirst<Reply, never, never, Reply, never, never>(
+        waiting === undefined ? Effect.never : Deferred.await(waiting),
+        Effect.zipRight(
+          Deferred.await(agent.disconnected),
+          Effect.as(settle(round, agentId, "disconnected"), { success: false, message: "Agent Disconnected" })
+        )
+      ).pipe(
+        Effect.flatMap(andThen),
+        Effect.timeoutTo({ duration: stageTimeout, onSuccess: Option.some, onTimeout: Option.none<A> }),
+        Effect.tap((outcome) => (Option.isNone(outcome) ? settle(round, agentId, "timed out") : Effect.void)),
+        Effect.map(Option.getOrUndefined)
+      )
+    }
+
+    const timedOut = (agentId: string, stage: JobStage): StageOutcome => ({
+      agentId,
+      success: false,
+      message: `No answer to the ${stage} stage within ${
+        Duration.format(stageTimeout)
+      } (the development orchestrator's stage timeout; a real BRO would wait for ever)`
+    })
+
+    const awaitAgent = (job: RunningJob, round: Round, agent: AgentConnection, stage: Stage) =>
+      Effect.map(
+        awaitAnswer(round, agent, (answer) =>
+          Effect.gen(function*() {
+            const agentId = agent.info.agentId
+            const participation = job.participation.get(agentId)
+            if (participation !== undefined) {
+              // The stage ends for the agent once no data call of it is open.
+              yield* participation.openTransfers.changes.pipe(Stream.takeUntil((open) => open === 0), Stream.runDrain)
+              const failure = yield* Ref.get(participation.fragmentFailure)
+              if (answer.success && failure !== undefined) return { agentId, success: false, message: failure }
+            }
+            return { agentId, ...answer }
+          })),
+        (outcome): StageOutcome => outcome ?? timedOut(agent.info.agentId, stage)
+      )
+
+    /** Asks the stage and awaits every participant; the failures, in registration order. */
+    const runStage = (
+      job: RunningJob,
+      stage: Stage,
+      action: Action,
+      messagesFor: StageMessages,
+      cancelled: Deferred.Deferred<void>
+    ) =>
+      Effect.gen(function*() {
+        yield* job.enter(stage)
+        const agents = job.participants.filter((agent) => messagesFor(agent).length > 0)
+        const agentIds = agents.map((agent) => agent.info.agentId)
+        yield* events.publish(OrchestratorEvent.StageStarted({ actionId: job.id, stage, agents: agentIds }))
+        yield* context.progress(job.id, { progressInfo: `${stage}: waiting for ${agentIds.join(", ")}` })
+        return yield* inRound(job, stage, action, agents, (round) =>
+          Effect.gen(function*() {
+            for (const agent of agents) yield* agent.ask({ actionId: job.id, stage }, messagesFor(agent))
+            const outcomes = yield* Effect.raceFirst(
+              Effect.forEach(agents, (agent) =>
+                awaitAgent(job, round, agent, stage).pipe(
+                  Effect.tap((outcome) =>
+                    events.publish(OrchestratorEvent.StageCompleted({ actionId: job.id, stage, ...outcome }))
+                  )
+                ), { concurrency: "unbounded" }),
+              Effect.as(Deferred.await(cancelled), [{ agentId: "", success: false, message: "Cancelled by the user" }])
+            )
+            return outcomes.filter((outcome) => !outcome.success)
+          }))
       })
-  }
-}
+
+    /** Tells the participants to cancel, and waits for each one's answer (of either action) or end. */
+    const cancelRound = (job: RunningJob, action: Action, targets: ReadonlyArray<AgentConnection>) =>
+      Effect.gen(function*() {
+        yield* job.enter("CANCEL")
+        const connected = yield* Effect.filter(targets, (agent) => Effect.map(Deferred.isDone(agent.disconnected), (done) => !done))
+        const agentIds = connected.map((agent) => agent.info.agentId)
+        if (connected.length === 0) return yield* Effect.logInfo(`Cancel round of action ${job.id}: no participant to tell`)
+        yield* Effect.logInfo(`Cancel round of action ${job.id}: telling ${agentIds.join(", ")} to cancel the ${action}`)
+        yield* events.publish(OrchestratorEvent.StageStarted({ actionId: job.id, stage: "CANCEL", agents: agentIds }))
+        yield* inRound(job, "CANCEL", action, connected, (round) =>
+          Effect.gen(function*() {
+            const cancel = OrchestratorMessage.Cancel({ action, message: "" })
+            for (const agent of connected) yield* agent.ask({ actionId: job.id, stage: "CANCEL" }, [cancel])
+            yield* Effect.forEach(connected, (agent) =>
+              Effect.gen(function*() {
+                const agentId = agent.info.agentId
+                const outcome = yield* awaitAnswer(round, agent, Effect.succeed)
+                if (outcome === undefined) {
+                  return yield* Effect.logWarning(
+                    `Agent ${agentId} did not answer the cancel of action ${job.id} within ${Duration.format(stageTimeout)}`
+                  )
+                }
+                yield* Effect.logInfo(
+                  `Agent ${agentId} answered the cancel of action ${job.id}: ${outcome.success ? "success" : "failure"}${
+                    outcome.message === "" ? "" : `: ${outcome.message}`
+                  }`
+                )
+                yield* events.publish(OrchestratorEvent.StageCompleted({ actionId: job.id, stage: "CANCEL", agentId, ...outcome }))
+              }).pipe(Effect.annotateLogs({ agentId: agent.info.agentId })), { concurrency: "unbounded", discard: true })
+          }))
+      })
+
+    const failureText = (stage: Stage, failures: ReadonlyArray<StageOutcome>) =>
+      failures
+        .map((failure) =>
+          failure.agentId === "" ? failure.message : `Agent ${failure.agentId} failed at stage ${stage}: ${failure.message}`
+        )
+        .join("; ")
+
+    return {
+      answer,
+      runStages: (job, action, stages, cancelled, cancellable) =>
+        Effect.gen(function*() {
+          for (const [index, [stage, messagesFor]] of stages.entries()) {
+            const failures = yield* runStage(job, stage, action, messagesFor, cancelled)
+            if (failures.length > 0) {
+              // Agents that finished the post-actions are done with the action.
+              const finished = new Set(stage === "POST_ACTIONS" ? job.participants.map((a) => a.info.agentId) : [])
+              for (const failure of failures) finished.delete(failure.agentId)
+              yield* cancelRound(job, action, job.participants.filter((a) => cancellable(a) && !finished.has(a.info.agentId)))
+              return failureText(stage, failures)
+            }
+            yield* context.progress(job.id, { progressPercentage: Math.round(((index + 1) / stages.length) * 100) })
+          }
+          return undefined
+        })
+    }
+  })
