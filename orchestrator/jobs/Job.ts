@@ -33,7 +33,11 @@ export interface Job {
    * participant's stage does not end while one is.
    */
   readonly openTransfer: (agentId: string) => Effect.Effect<void, never, Scope.Scope>
-  /** Records why a fragment of a participant failed: it fails the participant's current stage. */
+  /**
+   * Records why a fragment of a participant failed: it fails the
+   * participant's current stage. The first failure of a stage is the one
+   * told (the later ones often follow from it).
+   */
   readonly failFragment: (agentId: string, reason: string) => Effect.Effect<void>
   /** Adds a stored fragment to the backup being created; one sent again replaces the earlier attempt. */
   readonly storeFragment: (fragment: StoredFragment) => Effect.Effect<void>
@@ -48,7 +52,7 @@ export interface Job {
 export interface Participation {
   /** Data calls of this agent still open: the stage waits for them. */
   readonly openTransfers: SubscriptionRef.SubscriptionRef<number>
-  /** Why a fragment of this agent failed in the current stage, if one did. */
+  /** Why the first fragment of this agent that failed in the current stage did, if one did. */
   readonly fragmentFailure: Ref.Ref<string | undefined>
 }
 
@@ -110,7 +114,7 @@ export const make = (fields: {
       },
       failFragment: (agentId, reason) => {
         const failure = participation.get(agentId)?.fragmentFailure
-        return failure === undefined ? Effect.void : Ref.set(failure, reason)
+        return failure === undefined ? Effect.void : Ref.update(failure, (first) => first ?? reason)
       },
       storeFragment: (fragment) =>
         Ref.update(fragments, (all) => new Map(all).set(`${fragment.agentId}/${fragment.fragmentId}`, fragment)),
