@@ -84,7 +84,7 @@ export const layer = (
       const registry = yield* AgentRegistry
       const backups = yield* BackupRecords
       const events = yield* OrchestratorEvents
-      const records = yield* ActionRecords.make
+      const records = yield* ActionRecords.make()
       const pending = yield* Queue.unbounded<ActionRecord>()
       const running = yield* Ref.make<{ readonly id: string; readonly cancelled: Deferred.Deferred<void> } | undefined>(
         undefined
@@ -94,7 +94,7 @@ export const layer = (
       const stages = yield* Stages.make({
         events,
         stageTimeout: options.stageTimeout,
-        progress: (id, change) => records.update(id, () => change)
+        progress: records.update
       })
       const context: ActionContext = { registry, backups, stages, now: records.now, begin: (next) => Ref.set(job, next) }
 
@@ -114,7 +114,7 @@ export const layer = (
           const id = queued.id
           const cancelled = yield* Deferred.make<void>()
           yield* Ref.set(running, { id, cancelled })
-          yield* records.update(id, () => ({ state: "RUNNING", progressInfo: "Started" }))
+          yield* records.update(id, { state: "RUNNING", progressInfo: "Started" })
           yield* events.publish(OrchestratorEvent.ActionStarted({ action: yield* records.get(id) }))
           const request: ActionRequest = { id, manager: queued.backupManagerId, backupName: queued.backupName, cancelled }
           const outcome: ActionOutcome = yield* perform(queued, request).pipe(
@@ -126,16 +126,14 @@ export const layer = (
           )
           yield* Ref.set(job, undefined)
           yield* Ref.set(running, undefined)
-          const completionTime = yield* records.now
-          yield* records.update(id, () => ({
-            state: "FINISHED",
+          const finished = yield* records.finish(id, {
             result: outcome.success ? "SUCCESS" : "FAILURE",
             ...(outcome.success ? { progressPercentage: 100 } : {}),
             progressInfo: outcome.info,
             resultInfo: outcome.info,
-            completionTime
-          }))
-          yield* events.publish(OrchestratorEvent.ActionFinished({ action: yield* records.get(id) }))
+            completionTime: yield* records.now
+          })
+          yield* events.publish(OrchestratorEvent.ActionFinished({ action: finished }))
         }).pipe(
           // A record always exists while its action runs: a missing one is a bug.
           Effect.orDie,
