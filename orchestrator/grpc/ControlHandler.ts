@@ -133,8 +133,15 @@ export const layer: Layer.Layer<ControlHandler, never, AgentRegistry | JobRunner
             agent = registered.right
             if (message.apiVersion === "4.0") yield* send(acknowledge)
           } else if (message._tag === "Register" && message.action === "REGISTER" && agent?.info.apiVersion === "4.0") {
-            // A 4.0 agent that heard no acknowledgement sends its registration again.
-            yield* send(acknowledge)
+            if (message.agentId === agent.info.agentId) {
+              // A 4.0 agent that heard no acknowledgement sends its registration again.
+              yield* send(acknowledge)
+            } else {
+              // The stream stays the original agent's: the other id is not registered, so not acknowledged.
+              yield* Effect.logWarning(
+                `Ignored a registration as ${message.agentId} on the control stream of agent ${agent.info.agentId}: a stream registers one agent`
+              )
+            }
           } else if (message._tag === "StageComplete" && agent !== undefined) {
             yield* runner.answer({
               question: asked,
