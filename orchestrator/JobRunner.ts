@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Deferred, Duration, Effect, Layer, Queue, Ref } from "effect"
+import { Cause, Context, Deferred, Duration, Effect, Layer, Queue, Ref } from "effect"
 import { AgentRegistry } from "./AgentRegistry.js"
 import { BackupRecords } from "./BackupRecords.js"
 import { OrchestratorEvents } from "./Events.js"
@@ -69,6 +69,16 @@ export interface JobRunnerOptions {
 
 const actionNames: ReadonlyArray<string> = ["CREATE_BACKUP", "RESTORE", "DELETE_BACKUP"]
 
+// What went wrong, for the action's result: the first line of the error's
+// message, bounded; never a stack trace (the log has the whole cause).
+const reasonOf = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  const text = error instanceof Error ? error.message : typeof error === "string" ? error : String(error)
+  const line = (text.split("\n", 1)[0] ?? "").trim()
+  if (line === "") return "no reason given (see the log)"
+  return line.length > 500 ? `${line.slice(0, 500)}...` : line
+}
+
 /**
  * A job runner, whose worker runs in the Layer's scope.
  *
@@ -120,7 +130,7 @@ export const layer = (
           const outcome: ActionOutcome = yield* perform(queued, request).pipe(
             Effect.catchAllCause((cause) =>
               Effect.logError("The action failed unexpectedly", cause).pipe(
-                Effect.as({ success: false, info: `The development orchestrator failed: ${String(cause)}` })
+                Effect.as({ success: false, info: `The development orchestrator failed: ${reasonOf(cause)}` })
               )
             )
           )
