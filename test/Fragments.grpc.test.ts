@@ -3,7 +3,7 @@
 // orchestrator's store, with real files in temporary folders.
 import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
-import { describe, expect, it } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Layer, Option, Schedule, Stream } from "effect"
 import { createHash, randomBytes } from "node:crypto"
 import { join } from "node:path"
@@ -13,6 +13,7 @@ import type { BackupMessage, FragmentFile, RestoreMessage } from "../src/core/Me
 import { FilePart } from "../src/core/Message.js"
 import * as GrpcTransport from "../src/transport/GrpcTransport.js"
 import * as TestServer from "./support/TestServer.js"
+import { layerLive } from "./support/layers.js"
 
 const agentId = "my-agent"
 const target = { backupName: "nightly", backupType: "DEFAULT" }
@@ -127,13 +128,13 @@ const sizes = [
   { label: "a file of 5 MiB", size: 5 * MiB, chunks: 10 }
 ]
 
-describe("fragments over gRPC: round trip", () => {
+layerLive(NodeFileSystem.layer)("fragments over gRPC: round trip", (it) => {
   for (const { chunks, label, size } of sizes) {
     for (const withMetadata of [false, true]) {
       const name = withMetadata
         ? `uploads ${label} with a custom-metadata file of the same size and downloads both byte for byte`
         : `uploads ${label} alone and downloads it byte for byte`
-      it.scopedLive(name, () =>
+      it.scoped(name, () =>
         Effect.gen(function*() {
           const fs = yield* FileSystem.FileSystem
           const { channel, served, server } = yield* storingServer()
@@ -199,11 +200,11 @@ describe("fragments over gRPC: round trip", () => {
           } else {
             expect(downloaded.customMetadataFile).toBeUndefined()
           }
-        }).pipe(Effect.provide(NodeFileSystem.layer)))
+        }))
     }
   }
 
-  it.scopedLive("uploads a stream of odd-sized pieces in full chunks with sizeInBytes \"0\", and downloads it byte for byte", () =>
+  it.scoped("uploads a stream of odd-sized pieces in full chunks with sizeInBytes \"0\", and downloads it byte for byte", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const { channel, served, server } = yield* storingServer()
@@ -229,9 +230,9 @@ describe("fragments over gRPC: round trip", () => {
       yield* Fragments.downloadFragment(channel, target, sent.fragment, restoreFolder)
       expect(yield* sortedEntries(restoreFolder)).toEqual(["dump.sql"])
       expect(sameBytes(yield* fs.readFile(join(restoreFolder, "dump.sql")), whole)).toBe(true)
-    }).pipe(Effect.provide(NodeFileSystem.layer)))
+    }))
 
-  it.scopedLive("downloads an uploaded fragment as a byte stream that gives the original bytes", () =>
+  it.scoped("downloads an uploaded fragment as a byte stream that gives the original bytes", () =>
     Effect.gen(function*() {
       const { channel, served, server } = yield* storingServer()
       const original = randomBytes(chunkSize * 3 + 12_345)
@@ -247,11 +248,11 @@ describe("fragments over gRPC: round trip", () => {
       const restored = Buffer.concat(Chunk.toReadonlyArray(pieces))
       expect(restored.length).toBe(original.length)
       expect(sameBytes(restored, original)).toBe(true)
-    }).pipe(Effect.provide(NodeFileSystem.layer)))
+    }))
 })
 
-describe("fragments over gRPC: failed downloads", () => {
-  it.scopedLive("fails the download naming the file when the served checksum differs, leaving nothing in the folder", () =>
+layerLive(NodeFileSystem.layer)("fragments over gRPC: failed downloads", (it) => {
+  it.scoped("fails the download naming the file when the served checksum differs, leaving nothing in the folder", () =>
     Effect.gen(function*() {
       const { channel, served } = yield* storingServer()
       const folder = yield* tempFolder
@@ -271,9 +272,9 @@ describe("fragments over gRPC: failed downloads", () => {
       expect(error.reason).toBe("ChecksumMismatch")
       expect(error.detail).toContain("checksum")
       expect(yield* sortedEntries(folder)).toEqual([])
-    }).pipe(Effect.provide(NodeFileSystem.layer)))
+    }))
 
-  it.scopedLive("leaves a file already in the folder under the same name untouched when the download fails", () =>
+  it.scoped("leaves a file already in the folder under the same name untouched when the download fails", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const { channel, served } = yield* storingServer()
@@ -291,9 +292,9 @@ describe("fragments over gRPC: failed downloads", () => {
       expect(error._tag).toBe("FailedToDownload")
       expect(yield* sortedEntries(folder)).toEqual(["dump.sql"])
       expect(yield* fs.readFileString(join(folder, "dump.sql"))).toBe("the previous restore")
-    }).pipe(Effect.provide(NodeFileSystem.layer)))
+    }))
 
-  it.scopedLive("fails the download with the server's status when the stream is cut in the middle, leaving nothing in the folder", () =>
+  it.scoped("fails the download with the server's status when the stream is cut in the middle, leaving nothing in the folder", () =>
     Effect.gen(function*() {
       const { channel, served, server } = yield* storingServer()
       const folder = yield* tempFolder
@@ -321,9 +322,9 @@ describe("fragments over gRPC: failed downloads", () => {
       })
       expect(yield* sortedEntries(folder)).toEqual([])
       expect(yield* handlesInto(folder)).toEqual([])
-    }).pipe(Effect.provide(NodeFileSystem.layer)))
+    }))
 
-  it.scopedLive("fails the download with the server's NOT_FOUND as refused by the orchestrator, leaving nothing in the folder", () =>
+  it.scoped("fails the download with the server's NOT_FOUND as refused by the orchestrator, leaving nothing in the folder", () =>
     Effect.gen(function*() {
       const { channel } = yield* storingServer()
       const folder = yield* tempFolder
@@ -337,9 +338,9 @@ describe("fragments over gRPC: failed downloads", () => {
         detail: "no fragment unknown"
       })
       expect(yield* sortedEntries(folder)).toEqual([])
-    }).pipe(Effect.provide(NodeFileSystem.layer)))
+    }))
 
-  it.scopedLive("fails the byte stream with the reason of the refusal when the checksum differs", () =>
+  it.scoped("fails the byte stream with the reason of the refusal when the checksum differs", () =>
     Effect.gen(function*() {
       const { channel, served } = yield* storingServer()
       const bytes = randomBytes(1000)
@@ -351,12 +352,12 @@ describe("fragments over gRPC: failed downloads", () => {
         Stream.runDrain(Fragments.downloadFragmentStream(channel, target, information("corrupt", bytes.length)))
       )
       expect(error).toMatchObject({ _tag: "FailedToDownload", fileName: "dump.sql", reason: "ChecksumMismatch" })
-    }).pipe(Effect.provide(NodeFileSystem.layer)))
+    }))
 
   // "../../" would land in the temporary folder itself, two levels up: the
   // check on names must stop it, not a failure to open a file.
   for (const fileName of ["../escaped.sql", "../../escaped.sql"]) {
-    it.scopedLive(`refuses a served file name ${fileName} and writes nothing, in the folder or above it`, () =>
+    it.scoped(`refuses a served file name ${fileName} and writes nothing, in the folder or above it`, () =>
       Effect.gen(function*() {
         const fs = yield* FileSystem.FileSystem
         const { channel, served } = yield* storingServer()
@@ -373,12 +374,12 @@ describe("fragments over gRPC: failed downloads", () => {
         expect(yield* sortedEntries(folder)).toEqual([])
         expect(yield* sortedEntries(parent)).toEqual(["nightly"])
         expect(yield* sortedEntries(root)).toEqual(["restores"])
-      }).pipe(Effect.provide(NodeFileSystem.layer)))
+      }))
   }
 })
 
-describe("fragments over gRPC: failed and cancelled uploads", () => {
-  it.scopedLive("fails the upload with FailedToTransferBackup carrying ABORTED and the description when the server refuses it", () =>
+layerLive(NodeFileSystem.layer)("fragments over gRPC: failed and cancelled uploads", (it) => {
+  it.scoped("fails the upload with FailedToTransferBackup carrying ABORTED and the description when the server refuses it", () =>
     Effect.gen(function*() {
       const details = "Orchestrator not expecting backup. No create-backup job is in progress."
       const { channel } = yield* storingServer({ answerUpload: () => ({ status: "ABORTED", details }) })
@@ -395,9 +396,9 @@ describe("fragments over gRPC: failed and cancelled uploads", () => {
         reason: "RefusedByOrchestrator",
         detail: details
       })
-    }).pipe(Effect.provide(NodeFileSystem.layer)))
+    }))
 
-  it.scopedLive("cancels the call when the upload is interrupted, and closes the file it read", () =>
+  it.scoped("cancels the call when the upload is interrupted, and closes the file it read", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       // The server reads nothing: flow control holds the upload in the middle.
@@ -419,11 +420,11 @@ describe("fragments over gRPC: failed and cancelled uploads", () => {
       const outcome = yield* upload.outcome
       expect(outcome._tag).toBe("Cancelled")
       expect(yield* handlesInto(folder)).toEqual([])
-    }).pipe(Effect.provide(NodeFileSystem.layer)))
+    }))
 })
 
-describe("fragments over gRPC: cancelled downloads", () => {
-  it.scopedLive("removes the partial file and closes it when a download into a folder is interrupted", () =>
+layerLive(NodeFileSystem.layer)("fragments over gRPC: cancelled downloads", (it) => {
+  it.scoped("removes the partial file and closes it when a download into a folder is interrupted", () =>
     Effect.gen(function*() {
       const { channel, served, server } = yield* storingServer()
       const folder = yield* tempFolder
@@ -441,5 +442,5 @@ describe("fragments over gRPC: cancelled downloads", () => {
       expect(yield* sortedEntries(folder)).toEqual([])
       expect(yield* handlesInto(folder)).toEqual([])
       expect(yield* download.outcome).toBe("Cancelled")
-    }).pipe(Effect.provide(NodeFileSystem.layer)))
+    }))
 })

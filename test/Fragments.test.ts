@@ -1,5 +1,5 @@
 import { FileSystem } from "@effect/platform"
-import { describe, expect, it } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Chunk, ConfigError, ConfigProvider, Duration, Effect, Fiber, Stream, TestClock } from "effect"
 import { join } from "node:path"
 import * as Agent from "../src/Agent.js"
@@ -10,7 +10,8 @@ import type { BackupMessage, RestoreMessage } from "../src/core/Message.js"
 import { FilePart } from "../src/core/Message.js"
 import { InMemoryOrchestrator } from "../src/transport/InMemoryTransport.js"
 import { DataChannelError } from "../src/transport/OrchestratorTransport.js"
-import { agentId, awaitSleep, behaviorWith, inMemory } from "./support/agentHarness.js"
+import { agentId, awaitSleep, behaviorWith, inMemoryLayer } from "./support/agentHarness.js"
+import { layerPerTest } from "./support/layers.js"
 
 const target = { backupName: "nightly", backupType: "DEFAULT" }
 const chunkSize = 4
@@ -36,7 +37,7 @@ const servedFile = (file: "BACKUP_FILE" | "CUSTOM_METADATA_FILE", fileName: stri
   return parts
 }
 
-describe("sending a fragment", () => {
+layerPerTest(inMemoryLayer())("sending a fragment", (it) => {
   it.scoped("sends the metadata, the file's name, its chunks and its upper-case MD5, then the custom metadata", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
@@ -75,7 +76,7 @@ describe("sending a fragment", () => {
       expect(upload.messages[5]).toEqual(FilePart.Checksum({ file: "BACKUP_FILE", checksum: "ED076287532E86365E841E92BFC50D8C" }))
       expect(upload.messages[6]).toEqual(FilePart.FileName({ file: "CUSTOM_METADATA_FILE", fileName: "meta.json" }))
       expect(sent.backupFile).toEqual({ fileName: "dump.sql", size: 12, checksum: "ED076287532E86365E841E92BFC50D8C" })
-    }).pipe(inMemory))
+    }))
 
   it.scoped("sends an empty file as its name and checksum, with no content chunk", () =>
     Effect.gen(function*() {
@@ -90,7 +91,7 @@ describe("sending a fragment", () => {
         FilePart.FileName({ file: "BACKUP_FILE", fileName: "empty.bin" }),
         FilePart.Checksum({ file: "BACKUP_FILE", checksum: md5Of(new Uint8Array(0)) })
       ])
-    }).pipe(inMemory))
+    }))
 
   it.scoped("cuts a stream's pieces into chunks of the chunk size, dropping empty pieces, and sends size 0 when unknown", () =>
     Effect.gen(function*() {
@@ -105,7 +106,7 @@ describe("sending a fragment", () => {
       expect(contents(upload.messages)).toEqual(["Hell", "o Wo", "rld!", "!"])
       expect(sent.fragment.sizeInBytes).toBe("0")
       expect(sent.backupFile.checksum).toBe(md5Of(Buffer.from("Hello World!!")))
-    }).pipe(inMemory))
+    }))
 
   it.scoped("sends a stream's declared size", () =>
     Effect.gen(function*() {
@@ -115,7 +116,7 @@ describe("sending a fragment", () => {
         backupFile: Fragments.fromStream("dump.sql", Stream.make(Buffer.from("abc")), { size: 3 })
       })
       expect(sent.fragment.sizeInBytes).toBe("3")
-    }).pipe(inMemory))
+    }))
 
   it.scoped("fails with FailedToTransferBackup carrying the orchestrator's status when it refuses the fragment", () =>
     Effect.gen(function*() {
@@ -136,7 +137,7 @@ describe("sending a fragment", () => {
         reason: "RefusedByOrchestrator",
         detail: "Orchestrator not expecting backup."
       })
-    }).pipe(inMemory))
+    }))
 
   it.scoped("fails naming the path when the file is missing, before opening a call", () =>
     Effect.gen(function*() {
@@ -151,7 +152,7 @@ describe("sending a fragment", () => {
       expect(error.source).toBe(path)
       expect(error.message).toContain(path)
       expect(error.reason).toBe("FileSystem")
-    }).pipe(inMemory))
+    }))
 
   it.scoped("cancels the call, rather than finishing it, when the source stream fails", () =>
     Effect.gen(function*() {
@@ -171,7 +172,7 @@ describe("sending a fragment", () => {
       })
       const upload = yield* orchestrator.nextUpload
       expect(upload.outcome).toBe("cancelled")
-    }).pipe(inMemory))
+    }))
 
   for (const fragmentId of ["", "a/b", ".."]) {
     it.scoped(`refuses the fragment id ${JSON.stringify(fragmentId)}`, () =>
@@ -182,7 +183,7 @@ describe("sending a fragment", () => {
           backupFile: Fragments.fromBytes("a.bin", "abc")
         }))
         expect(error).toMatchObject({ reason: "InvalidFragment", detail: expect.stringMatching(/^the fragment id /) })
-      }).pipe(inMemory))
+      }))
   }
 
   it.scoped("refuses a custom-metadata file with the backup file's name, before opening a call", () =>
@@ -197,7 +198,7 @@ describe("sending a fragment", () => {
         reason: "UnsafeFileName",
         detail: expect.stringContaining("named data.bin like the backup file")
       })
-    }).pipe(inMemory))
+    }))
 
   it.scoped("refuses a source name that is not a plain file name", () =>
     Effect.gen(function*() {
@@ -207,7 +208,7 @@ describe("sending a fragment", () => {
         backupFile: Fragments.fromBytes("../a.bin", "abc")
       }))
       expect(error).toMatchObject({ reason: "UnsafeFileName", detail: expect.stringContaining("path separator") })
-    }).pipe(inMemory))
+    }))
 
   it.scoped("refuses an empty fragment version, before opening a call", () =>
     Effect.gen(function*() {
@@ -217,7 +218,7 @@ describe("sending a fragment", () => {
         backupFile: Fragments.fromBytes("a.bin", "abc")
       }))
       expect(error).toMatchObject({ reason: "InvalidFragment", detail: "the fragment version must not be empty" })
-    }).pipe(inMemory))
+    }))
 
   it.scoped("fails with a file-system reason when the path is a folder, before opening a call", () =>
     Effect.gen(function*() {
@@ -228,7 +229,7 @@ describe("sending a fragment", () => {
         backupFile: Fragments.fromPath(folder)
       }))
       expect(error).toMatchObject({ reason: "FileSystem", detail: `${folder} is not a file`, source: folder })
-    }).pipe(inMemory))
+    }))
 
   it.scoped("fails with a timeout when the orchestrator gives no final status", () =>
     Effect.gen(function*() {
@@ -247,7 +248,7 @@ describe("sending a fragment", () => {
         detail: expect.stringContaining("No progress on the data channel for 30s"),
         cause: { _tag: "DataChannelTimeout" }
       })
-    }).pipe(inMemory))
+    }))
 
   it.scoped("reports each chunk's progress", () =>
     Effect.gen(function*() {
@@ -266,10 +267,10 @@ describe("sending a fragment", () => {
         [10, 10, true]
       ])
       expect(events[0]).toMatchObject({ direction: "upload", fragmentId: "f", fileName: "a.bin", backupName: "nightly" })
-    }).pipe(inMemory))
+    }))
 })
 
-describe("downloading a fragment", () => {
+layerPerTest(inMemoryLayer())("downloading a fragment", (it) => {
   it.scoped("writes the backup file and the custom metadata file into the folder", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
@@ -290,7 +291,7 @@ describe("downloading a fragment", () => {
         checksum: "ED076287532E86365E841E92BFC50D8C"
       })
       expect((yield* fs.readDirectory(folder)).sort()).toEqual(["dump.sql", "meta.json"])
-    }).pipe(inMemory))
+    }))
 
   it.scoped("asks for the fragment with the agent id, backup name and type", () =>
     Effect.gen(function*() {
@@ -303,7 +304,7 @@ describe("downloading a fragment", () => {
       })
       yield* Fragments.downloadFragment(yield* channel, target, information("f-1", 1), folder)
       expect(requests).toEqual([{ agentId, backupName: "nightly", backupType: "DEFAULT", fragment: information("f-1", 1) }])
-    }).pipe(inMemory))
+    }))
 
   it.scoped("fails on a checksum mismatch and leaves no file, and an existing file untouched", () =>
     Effect.gen(function*() {
@@ -319,7 +320,7 @@ describe("downloading a fragment", () => {
       expect(error).toMatchObject({ reason: "ChecksumMismatch", detail: expect.stringContaining("checksum mismatch") })
       expect(yield* fs.readDirectory(folder)).toEqual(["dump.sql"])
       expect(yield* fs.readFileString(join(folder, "dump.sql"))).toBe("the previous dump")
-    }).pipe(inMemory))
+    }))
 
   it.scoped("fails and removes what it wrote when the stream breaks in the middle", () =>
     Effect.gen(function*() {
@@ -340,7 +341,7 @@ describe("downloading a fragment", () => {
         fileName: "dump.sql"
       })
       expect(yield* fs.readDirectory(folder)).toEqual([])
-    }).pipe(inMemory))
+    }))
 
   it.scoped("fails when the stream ends before the checksum", () =>
     Effect.gen(function*() {
@@ -356,7 +357,7 @@ describe("downloading a fragment", () => {
         detail: "the stream ended before the checksum of dump.sql"
       })
       expect(yield* fs.readDirectory(folder)).toEqual([])
-    }).pipe(inMemory))
+    }))
 
   for (const fileName of ["../escape.sql", "/etc/passwd", "a\\b", "..", ""]) {
     it.scoped(`refuses the file name ${JSON.stringify(fileName)} before writing anything`, () =>
@@ -370,7 +371,7 @@ describe("downloading a fragment", () => {
         expect(error).toMatchObject({ reason: "UnsafeFileName", detail: expect.stringMatching(/file name/) })
         expect(yield* fs.readDirectory(root)).toEqual(["restore"])
         expect(yield* fs.readDirectory(folder)).toEqual([])
-      }).pipe(inMemory))
+      }))
   }
 
   it.scoped("refuses a chunk for a file that was never named, and an unknown message", () =>
@@ -394,7 +395,7 @@ describe("downloading a fragment", () => {
       )
       const unknown = yield* Effect.flip(Fragments.downloadFragment(dataChannel, target, information("f-1", 1), folder))
       expect(unknown).toMatchObject({ reason: "ProtocolViolation", detail: "unexpected message of type SIZE" })
-    }).pipe(inMemory))
+    }))
 
   it.scoped("refuses a custom-metadata file named like the backup file, which would overwrite it", () =>
     Effect.gen(function*() {
@@ -414,7 +415,7 @@ describe("downloading a fragment", () => {
         detail: expect.stringContaining("would overwrite it")
       })
       expect(yield* fs.readDirectory(folder)).toEqual([])
-    }).pipe(inMemory))
+    }))
 
   it.scoped("refuses an empty chunk in the middle of a file, which arrives as a second file name", () =>
     Effect.gen(function*() {
@@ -430,7 +431,7 @@ describe("downloading a fragment", () => {
         detail: "a second file name arrived before the checksum of dump.sql",
         fileName: "dump.sql"
       })
-    }).pipe(inMemory))
+    }))
 
   it.scoped("refuses a stream that ends before any file", () =>
     Effect.gen(function*() {
@@ -439,7 +440,7 @@ describe("downloading a fragment", () => {
       yield* orchestrator.serveDownloads(() => Stream.empty)
       const error = yield* Effect.flip(Fragments.downloadFragment(yield* channel, target, information("f-1", 12), folder))
       expect(error).toMatchObject({ reason: "ProtocolViolation", detail: "the stream ended before any file arrived" })
-    }).pipe(inMemory))
+    }))
 
   it.scoped("fails with the orchestrator's status when it refuses the download", () =>
     Effect.gen(function*() {
@@ -455,7 +456,7 @@ describe("downloading a fragment", () => {
         detail: "no fragment f-1",
         fileName: undefined
       })
-    }).pipe(inMemory))
+    }))
 
   it.scoped("fails with a timeout when the orchestrator sends nothing for the data-channel timeout", () =>
     Effect.gen(function*() {
@@ -471,7 +472,7 @@ describe("downloading a fragment", () => {
         detail: "No progress on the data channel for 30s while waiting for the orchestrator's next chunk",
         cause: { _tag: "DataChannelTimeout" }
       })
-    }).pipe(inMemory))
+    }))
 
   it.scoped("fails with a file-system reason when the folder cannot be made", () =>
     Effect.gen(function*() {
@@ -484,7 +485,7 @@ describe("downloading a fragment", () => {
       const error = yield* Effect.flip(Fragments.downloadFragment(yield* channel, target, information("f-1", 12), folder))
       expect(error).toMatchObject({ reason: "FileSystem", status: undefined, cause: { _tag: "SystemError" } })
       expect(yield* fs.readFileString(folder)).toBe("a file where the folder should be")
-    }).pipe(inMemory))
+    }))
 
   it.scoped("restores a file whose name is as long as the file system allows", () =>
     Effect.gen(function*() {
@@ -495,7 +496,7 @@ describe("downloading a fragment", () => {
       yield* orchestrator.serveDownloads(() => Stream.fromIterable(servedFile("BACKUP_FILE", fileName, "Hello World!")))
       yield* Fragments.downloadFragment(yield* channel, target, information("f-1", 12), folder)
       expect(yield* fs.readFileString(join(folder, fileName))).toBe("Hello World!")
-    }).pipe(inMemory))
+    }))
 
   it.scoped("streams the backup file's bytes and ends once the checksum matched", () =>
     Effect.gen(function*() {
@@ -510,7 +511,7 @@ describe("downloading a fragment", () => {
         Stream.runCollect
       )
       expect(Buffer.concat(Chunk.toReadonlyArray(bytes)).toString()).toBe("Hello World!")
-    }).pipe(inMemory))
+    }))
 
   it.scoped("fails the byte stream, instead of ending it, on a checksum mismatch", () =>
     Effect.gen(function*() {
@@ -522,10 +523,10 @@ describe("downloading a fragment", () => {
         Stream.runDrain(Fragments.downloadFragmentStream(yield* channel, target, information("f-1", 12)))
       )
       expect(error).toMatchObject({ _tag: "FailedToDownload", fileName: "dump.sql", reason: "ChecksumMismatch" })
-    }).pipe(inMemory))
+    }))
 })
 
-describe("data channel settings", () => {
+layerPerTest(inMemoryLayer())("data channel settings", (it) => {
   const withEnvironment = (entries: ReadonlyArray<readonly [string, string]>) =>
     Effect.withConfigProvider(ConfigProvider.fromMap(new Map(entries)))
 
@@ -563,7 +564,7 @@ describe("data channel settings", () => {
         const failure = yield* Fragments.makeDataChannel(agentId).pipe(withEnvironment([[name, value]]), Effect.flip)
         expect(ConfigError.isConfigError(failure)).toBe(true)
         expect(String(failure)).toContain(`Invalid data at ${name}: "${reason}; it is set to ${value}"`)
-      }).pipe(inMemory))
+      }))
   }
 
   const chunkSizeReason = (size: number) =>
@@ -575,7 +576,7 @@ describe("data channel settings", () => {
         const failure = yield* Effect.flip(Fragments.makeDataChannel(agentId, { chunkSize }))
         expect(failure).toBeInstanceOf(Fragments.InvalidDataChannelSettings)
         expect(failure).toMatchObject({ problems: [{ field: "chunkSize", reason: chunkSizeReason(chunkSize) }] })
-      }).pipe(inMemory))
+      }))
   }
 
   it.scoped("refuses a timeout of zero given in code, and names every bad setting at once", () =>
@@ -591,7 +592,7 @@ describe("data channel settings", () => {
       expect(failure.message).toBe(
         `Invalid data channel settings: chunkSize ${chunkSizeReason(0)}; timeout must be longer than zero`
       )
-    }).pipe(inMemory))
+    }))
 
   it.scoped("takes the smallest and the largest chunk size given in code over the environment's", () =>
     Effect.gen(function*() {
@@ -602,7 +603,7 @@ describe("data channel settings", () => {
         Fragments.makeDataChannel(agentId, { chunkSize: Fragments.maxChunkSize, timeout: Duration.millis(1500) })
       )
       expect(largest.settings).toEqual({ chunkSize: Fragments.maxChunkSize, timeout: Duration.millis(1500) })
-    }).pipe(inMemory))
+    }))
 
   it.scoped("fails Agent.start with InvalidDataChannelSettings for a bad chunkSize or dataChannelTimeout", () =>
     Effect.gen(function*() {
@@ -616,5 +617,5 @@ describe("data channel settings", () => {
           { field: "timeout", reason: "must be longer than zero" }
         ]
       })
-    }).pipe(inMemory))
+    }))
 })

@@ -14,9 +14,6 @@ import type { SecurityMode } from "../../src/transport/OrchestratorTransport.js"
 export const inMemoryLayer = (options: { readonly security?: SecurityMode } = {}) =>
   Layer.merge(InMemoryTransport.layer(options), NodeFileSystem.layer)
 
-/** Runs a test body on a fresh in-memory orchestrator. */
-export const inMemory = Effect.provide(inMemoryLayer())
-
 export const softwareVersion = {
   productName: "productABC",
   productNumber: "APR XXX XX",
