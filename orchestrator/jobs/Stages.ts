@@ -102,8 +102,9 @@ interface Round {
   readonly actionId: string
   readonly stage: JobStage
   readonly action: Action
-  /** Where each awaited participant's answer goes. */
-  readonly awaiting: Map<string, Deferred.Deferred<Reply>>
+  /** Where each participant's answer goes (it may come before the round waits for it). */
+  readonly replies: ReadonlyMap<string, Deferred.Deferred<Reply>>
+  /** Why each participant no longer awaited is not; the others are awaited. */
   readonly settled: Map<string, Settled>
 }
 
@@ -131,9 +132,9 @@ export const make = (context: StageContext): Effect.Effect<StageRunner> =>
     ) =>
       Effect.acquireUseRelease(
         Effect.gen(function*() {
-          const awaiting: Round["awaiting"] = new Map()
-          for (const agent of agents) awaiting.set(agent.info.agentId, yield* Deferred.make<Reply>())
-          const round: Round = { actionId: job.id, stage, action, awaiting, settled: new Map() }
+          const replies = new Map<string, Deferred.Deferred<Reply>>()
+          for (const agent of agents) replies.set(agent.info.agentId, yield* Deferred.make<Reply>())
+          const round: Round = { actionId: job.id, stage, action, replies, settled: new Map() }
           yield* Ref.set(current, round)
           return round
         }),
@@ -143,8 +144,7 @@ export const make = (context: StageContext): Effect.Effect<StageRunner> =>
 
     const settle = (round: Round, agentId: string, why: Settled) =>
       Effect.sync(() => {
-        if (!round.awaiting.delete(agentId)) return
-        round.settled.set(agentId, why)
+        if (round.replies.has(agentId) && !round.settled.has(agentId)) round.settled.set(agentId, why)
       })
 
     const answer = (answer: StageAnswer): Effect.Effect<void> =>
@@ -168,9 +168,9 @@ export const make = (context: StageContext): Effect.Effect<StageRunner> =>
             `Dropped an answer of agent ${agentId} to ${asked} with action ${answer.action}, not ${round.action}`
           )
         }
-        const waiting = round.awaiting.get(agentId)
-        if (waiting === undefined) {
-          const settled = round.settled.get(agentId)
+        const waiting = round.replies.get(agentId)
+        const settled = round.settled.get(agentId)
+        if (waiting === undefined || settled !== undefined) {
           return yield* Effect.logWarning(
             `Dropped an answer of agent ${agentId} to ${asked} (${describeAnswer(answer)}): ${
               settled === "answered"
@@ -188,7 +188,7 @@ export const make = (context: StageContext): Effect.Effect<StageRunner> =>
     // The participant's answer, or its disconnection; undefined after the stage timeout.
     const awaitAnswer = <A>(round: Round, agent: AgentConnection, andThen: (reply: Reply) => Effect.Effect<A>) => {
       const agentId = agent.info.agentId
-      const waiting = round.awaiting.get(agentId)
+      const waiting = round.replies.get(agentId)
       return Effect.raceFirst<Reply, never, never, Reply, never, never>(
         waiting === undefined ? Effect.never : Deferred.await(waiting),
         Effect.zipRight(
@@ -254,7 +254,16 @@ export const make = (context: StageContext): Effect.Effect<StageRunner> =>
                 ), { concurrency: "unbounded" }),
               Effect.as(Deferred.await(cancelled), [{ agentId: "", success: false, message: "Cancelled by the user" }])
             )
-            return outcomes.filter((outcome) => !outcome.success)
+            const failures = outcomes.filter((outcome) => !outcome.success)
+            // A fragment refused after its agent's outcome, or of a participant outside
+            // the round (a 2.0 agent in a backup's preparation and post-actions), fails
+            // the stage too: no backup is COMPLETE with a fragment it refused.
+            for (const [agentId, participation] of job.participation) {
+              if (failures.some((failure) => failure.agentId === agentId)) continue
+              const refused = yield* Ref.get(participation.fragmentFailure)
+              if (refused !== undefined) failures.push({ agentId, success: false, message: refused })
+            }
+            return failures
           }))
       })
 
