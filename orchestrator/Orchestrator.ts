@@ -304,3 +304,63 @@ export const make = (
  */
 export const layer = (options: OrchestratorOptions = {}): Layer.Layer<Orchestrator, OrchestratorStartError> =>
   Layer.scoped(Orchestrator, make(options)).pipe(Layer.provide(NodeFileSystem.layer))
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface OrchestratorTestOptions {
+  /** The agents registered, in this order (DEFAULT and their scopes are the backup managers). */
+  readonly agents?: ReadonlyArray<RegisteredAgent>
+  /** The backups stored at start. */
+  readonly backups?: ReadonlyArray<BackupRecord>
+}
+
+/**
+ * A development orchestrator in memory, for tests that need one but no
+ * network and no files: no gRPC server (`port` 0, `host` "in-memory"), no
+ * storage folder (`storage` "(in memory)"). Its actions run through the real
+ * job runner, one at a time, with BRO's rules; the agents given are
+ * registered for ever and answer every stage, and every cancel, with success
+ * at once, and send no fragment. So a CREATE_BACKUP of a manager with agents
+ * succeeds and records a COMPLETE backup with their software versions and no
+ * fragments; a RESTORE of a COMPLETE backup whose agents are given succeeds;
+ * a DELETE_BACKUP removes the record; anything else fails as it would with
+ * the real one. `fragmentPath` always fails with `BackupNotFound`: nothing is
+ * stored. Events are published as by the real one. Every build is fresh.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerTest = (options: OrchestratorTestOptions = {}): Layer.Layer<Orchestrator> => {
+  const core = JobRunner.layer({ stageTimeout: Duration.minutes(10) }).pipe(
+    Layer.provideMerge(AgentRegistry.layer),
+    Layer.provideMerge(BackupRecords.layerMemory(options.backups)),
+    Layer.provideMerge(Events.layer)
+  )
+  return Layer.effect(
+    Orchestrator,
+    Effect.gen(function*() {
+      const registry = yield* AgentRegistry.AgentRegistry
+      const runner = yield* JobRunner.JobRunner
+      for (const info of options.agents ?? []) {
+        yield* Effect.orDie(registry.register({
+          info,
+          peer: { address: "in-memory", authContext: {} },
+          // Answers each question at once, as the agent would over its stream.
+          ask: (question, messages) => {
+            const action = messages[0]?._tag === "RegisterAcknowledge" ? undefined : messages[0]?.action
+            return action === undefined ? Effect.void : runner.answer({
+              question,
+              agentId: info.agentId,
+              action,
+              success: true,
+              message: `${question.stage} done`
+            })
+          }
+        }))
+      }
+      return yield* fromServices({ host: "in-memory", port: 0, storage: "(in memory)" })
+    })
+  ).pipe(Layer.provide(core))
+}
