@@ -109,10 +109,17 @@ export class Orchestrator extends Context.Tag("bro-agent/DevOrchestrator")<
       name: ActionName,
       backupName: string
     ) => Effect.Effect<ActionRecord, UnknownBackupManager | InvalidActionRequest>
+    /**
+     * One action's record. Every action's id is its own for the
+     * orchestrator's life; the records of the latest 1 000 finished actions
+     * are kept (`jobs/ActionRecords.ts`), and those of every queued or
+     * running one: an older one is `ActionNotFound`.
+     */
     readonly action: (
       backupManagerId: string,
       actionId: string
     ) => Effect.Effect<ActionRecord, UnknownBackupManager | ActionNotFound>
+    /** The records kept of the manager's actions, in the order asked for. */
     readonly actions: (backupManagerId: string) => Effect.Effect<ReadonlyArray<ActionRecord>, UnknownBackupManager>
     /** Waits until the action is FINISHED and returns its final record. */
     readonly awaitAction: (actionId: string) => Effect.Effect<ActionRecord, ActionNotFound>
