@@ -455,7 +455,9 @@ layerLive(NodeFileSystem.layer)("certificates rotated on disk", (it) => {
         Effect.sync(() => connections.push(status.connection._tag)).pipe(Effect.zipRight(Deferred.succeed(watching, undefined)))))
       yield* Deferred.await(watching)
 
-      const rotated = yield* Certificates.client(next, "steady-agent")
+      // Renewed: the same name as before, from the new authority. The data
+      // calls come on the new channel, which is the agent's by that name.
+      const rotated = yield* Certificates.client(next, "tls-agent")
       yield* writeFile(agent.certificateFile, rotated.certificate)
       yield* writeFile(agent.keyFile, rotated.key)
       yield* logs.awaitLine((line) => line.message === "TLS files changed; new connections use them")

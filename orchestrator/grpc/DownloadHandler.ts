@@ -22,6 +22,7 @@ import { JobRunner } from "../JobRunner.js"
 import type { StoredFile } from "../Model.js"
 import type { StoredFileKind } from "../Storage.js"
 import { BackupStore } from "../Storage.js"
+import { strangerProblem } from "./CallIdentity.js"
 import { peerOf } from "./Peer.js"
 
 /**
@@ -108,6 +109,11 @@ export const layer = (
               else call.emit("error", { code: Status.toNumber(code), details })
             })
           const job = yield* runner.job
+          const stranger = strangerProblem(job?.participants, request.agentId, peer)
+          if (stranger !== undefined) {
+            yield* Effect.logWarning(`Refused a download in the name of a participant: ${stranger}`)
+            return yield* end("PERMISSION_DENIED", stranger)
+          }
           const problem = downloadProblem(job, request)
           const backup = job?.restoring
           const fragment = backup?.fragments.find(

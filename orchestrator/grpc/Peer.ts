@@ -19,7 +19,10 @@ type AuthContext = ReturnType<grpc.ServerUnaryCall<unknown, unknown>["getAuthCon
  * @category models
  */
 export interface CallPeer {
-  /** grpc-js's peer text, `ipv4:127.0.0.1:51234`: one per HTTP/2 connection. */
+  /**
+   * grpc-js's peer text, the client's address and port (`127.0.0.1:51234`):
+   * one per open HTTP/2 connection; `unknown` once the connection is gone.
+   */
   readonly address: string
   /** The transport's security and, under TLS, the client's certificate (if it sent one). */
   readonly authContext: AuthContext

@@ -30,6 +30,7 @@ import type { StoredFile, StoredFragment } from "../Model.js"
 import { OrchestratorEvent } from "../Model.js"
 import type { JobStage } from "../StageProtocol.js"
 import { BackupStore } from "../Storage.js"
+import { strangerProblem } from "./CallIdentity.js"
 import { peerOf } from "./Peer.js"
 
 /**
@@ -172,6 +173,12 @@ export const layer: Layer.Layer<
         }
         const request = first.message.metadata
         const job = yield* runner.job
+        // Another client's call fails no stage of the agent it names, whatever else is wrong with it.
+        const stranger = strangerProblem(job?.participants, request.agentId, peer)
+        if (stranger !== undefined) {
+          yield* Effect.logWarning(`Refused an upload in the name of a participant: ${stranger}`)
+          return yield* answer("PERMISSION_DENIED", stranger)
+        }
         const stage = job === undefined ? undefined : yield* job.stage
         const problem = uploadProblem(job, stage, request)
         const fragmentId = request.fragment.fragmentId
