@@ -32,6 +32,7 @@ import type { JobStage } from "../StageProtocol.js"
 import { BackupStore } from "../Storage.js"
 import { strangerProblem } from "./CallIdentity.js"
 import { peerOf } from "./Peer.js"
+import { actionEnded, takesFragments, tooLate } from "./UploadWindow.js"
 
 /**
  * An upload call, as grpc-js hands it to the server, and how to answer it.
@@ -77,8 +78,7 @@ const uploadProblem = (job: Job | undefined, stage: JobStage | undefined, reques
   if (request.backupName !== job.backupName) return `Backup ${request.backupName} is not the one being created`
   const agent = job.participants.find((each) => each.info.agentId === request.agentId)
   if (agent === undefined) return `Agent ${request.agentId} does not take part in backup ${job.backupName}`
-  const allowed = stage === "EXECUTION" || (stage === "PREPARATION" && agent.info.apiVersion === "4.0")
-  if (!allowed) return `Orchestrator not expecting a fragment of agent ${request.agentId} in stage ${stage}`
+  if (!takesFragments(stage, agent)) return `Orchestrator not expecting a fragment of agent ${request.agentId} in stage ${stage}`
   return undefined
 }
 
@@ -197,8 +197,8 @@ export const layer: Layer.Layer<
           return
         }
 
-        yield* Effect.scoped(Effect.gen(function*() {
-          yield* job.openTransfer(request.agentId)
+        // The upload: its folder goes when it ends, before the agent hears how.
+        const receive = Effect.gen(function*() {
           let committed = false
           const folder = yield* Effect.acquireRelease(
             storage.makeUploadFolder(job.manager, job.backupName, request.agentId),
@@ -230,10 +230,14 @@ export const layer: Layer.Layer<
                 backupFile,
                 ...(stored.customMetadataFile === undefined ? {} : { customMetadataFile: stored.customMetadataFile })
               }
+              const late = yield* Effect.flatMap(runner.job, (running) => tooLate(running, job, request.agentId))
+              if (late !== undefined) return yield* Effect.fail(new Refused({ reason: late }))
               yield* fs.writeFileString(join(folder, "Fragment.json"), JSON.stringify(fragment, null, 2))
-              yield* storage.commitUpload(folder, job.manager, job.backupName, request.agentId, fragmentId)
+              const kept = yield* job.storeFragment(
+                Effect.as(storage.commitUpload(folder, job.manager, job.backupName, request.agentId, fragmentId), fragment)
+              )
+              if (!kept) return yield* Effect.fail(new Refused({ reason: actionEnded(job) }))
               committed = true
-              yield* job.storeFragment(fragment)
               yield* answer("OK", "")
               yield* events.publish(OrchestratorEvent.FragmentStored({
                 actionId: job.id,
@@ -267,6 +271,15 @@ export const layer: Layer.Layer<
               }
             }
           }
+        })
+        // Refused when its action ends, if it is still open then.
+        const ended = Effect.zipRight(
+          Effect.ignore(runner.awaitAction(job.id)),
+          Effect.fail(new Refused({ reason: actionEnded(job) }))
+        )
+        yield* Effect.scoped(Effect.gen(function*() {
+          yield* job.openTransfer(request.agentId)
+          yield* Effect.raceFirst(Effect.scoped(receive), ended)
         }).pipe(
           // Inside the scope: refused while the upload still counts as open.
           Effect.catchAll((error) => refuse(error._tag === "Refused" ? error.reason : `Storage failed: ${error.message}`))

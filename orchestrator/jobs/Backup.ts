@@ -69,7 +69,7 @@ export const createBackup = (
     ]
     // A failed backup sends no cancel to 2.0 agents.
     const failure = yield* context.stages.runStages(job, "BACKUP", stages, request.cancelled, (agent) => !isOld(agent))
-    const fragments = yield* job.fragments
+    const fragments = yield* job.takeFragments
     yield* context.backups.save({ ...incomplete, status: failure === undefined ? "COMPLETE" : "CORRUPTED", fragments })
     return failure === undefined
       ? { success: true, info: `Backup ${backupName} is complete` }

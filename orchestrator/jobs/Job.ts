@@ -39,8 +39,14 @@ export interface Job {
    * told (the later ones often follow from it).
    */
   readonly failFragment: (agentId: string, reason: string) => Effect.Effect<void>
-  /** Adds a stored fragment to the backup being created; one sent again replaces the earlier attempt. */
-  readonly storeFragment: (fragment: StoredFragment) => Effect.Effect<void>
+  /**
+   * Runs `commit` (which moves an upload into the backup's folder) and adds
+   * its fragment to the backup being created; one sent again replaces the
+   * earlier attempt. Once the runner has taken the backup's fragments for
+   * its record, `commit` is not run and the answer is false: the folder
+   * holds no fragment its record does not list.
+   */
+  readonly storeFragment: <E>(commit: Effect.Effect<StoredFragment, E>) => Effect.Effect<boolean, E>
 }
 
 /**
@@ -66,8 +72,12 @@ export interface RunningJob extends Job {
   readonly participation: ReadonlyMap<string, Participation>
   /** Moves to a stage: no fragment of it has failed yet. */
   readonly enter: (stage: JobStage) => Effect.Effect<void>
-  /** The backup's fragments, in the order they arrived. */
-  readonly fragments: Effect.Effect<ReadonlyArray<StoredFragment>>
+  /**
+   * The backup's fragments, in the order they arrived, taken for its
+   * record: no fragment is stored after (`storeFragment`), and one being
+   * stored is waited for.
+   */
+  readonly takeFragments: Effect.Effect<ReadonlyArray<StoredFragment>>
 }
 
 /**
@@ -94,6 +104,8 @@ export const make = (fields: {
     }
     const stage = yield* Ref.make<JobStage>("PREPARATION")
     const fragments = yield* Ref.make<ReadonlyMap<string, StoredFragment>>(new Map())
+    const fragmentsLock = yield* Effect.makeSemaphore(1)
+    let fragmentsTaken = false
     return {
       ...fields,
       participation,
@@ -116,8 +128,17 @@ export const make = (fields: {
         const failure = participation.get(agentId)?.fragmentFailure
         return failure === undefined ? Effect.void : Ref.update(failure, (first) => first ?? reason)
       },
-      storeFragment: (fragment) =>
-        Ref.update(fragments, (all) => new Map(all).set(`${fragment.agentId}/${fragment.fragmentId}`, fragment)),
-      fragments: Effect.map(Ref.get(fragments), (all) => [...all.values()])
+      // One at a time, so that the record is taken between two commits, never during one.
+      storeFragment: (commit) =>
+        fragmentsLock.withPermits(1)(Effect.gen(function*() {
+          if (fragmentsTaken) return false
+          const fragment = yield* commit
+          yield* Ref.update(fragments, (all) => new Map(all).set(`${fragment.agentId}/${fragment.fragmentId}`, fragment))
+          return true
+        })),
+      takeFragments: fragmentsLock.withPermits(1)(Effect.suspend(() => {
+        fragmentsTaken = true
+        return Effect.map(Ref.get(fragments), (all) => [...all.values()])
+      }))
     }
   })
