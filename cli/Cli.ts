@@ -162,6 +162,16 @@ const commands: ReadonlyArray<Command> = [
         value: "SECONDS",
         description: "Fail an action when an agent does not answer a stage in time (default: 600)"
       },
+      "keepalive-interval": {
+        type: "string",
+        value: "SECONDS",
+        description: "Ping each agent's connection after this long without a ping (default: 120)"
+      },
+      "keepalive-timeout": {
+        type: "string",
+        value: "SECONDS",
+        description: "Close a connection, freeing its agent's id, when a ping goes unanswered this long (default: 10)"
+      },
       "tls-cert": { type: "string", value: "FILE", description: "Serve TLS with this certificate (PEM; with --tls-key)" },
       "tls-key": { type: "string", value: "FILE", description: "The certificate's private key (PEM)" },
       "tls-ca": { type: "string", value: "FILE", description: "CA that signs client certificates (mutual TLS)" },
@@ -387,6 +397,16 @@ const stringValue = (values: Values, name: string): string | undefined => {
   return typeof value === "string" ? value : undefined
 }
 
+// A positive number of seconds, as a Duration.
+const secondsValue = (input: Input, name: string): Effect.Effect<Duration.Duration | undefined, UsageError> => {
+  const text = stringValue(input.values, name)
+  if (text === undefined) return Effect.succeed(undefined)
+  const seconds = Number(text)
+  return Number.isFinite(seconds) && seconds > 0
+    ? Effect.succeed(Duration.seconds(seconds))
+    : Effect.fail(new UsageError({ reason: `--${name} must be a positive number of seconds, not "${text}"`, usage: input.usage }))
+}
+
 const portValue = (input: Input, name: string): Effect.Effect<number | undefined, UsageError> => {
   const text = stringValue(input.values, name)
   if (text === undefined) return Effect.succeed(undefined)
@@ -594,14 +614,9 @@ function runOrchestrator(input: Input): Effect.Effect<ExitCode, CliError> {
     const port = yield* portValue(input, "port")
     const httpPort = yield* portValue(input, "http-port")
     const storage = stringValue(input.values, "storage")
-    const timeoutText = stringValue(input.values, "stage-timeout")
-    const timeoutSeconds = timeoutText === undefined ? undefined : Number(timeoutText)
-    if (timeoutSeconds !== undefined && !(Number.isFinite(timeoutSeconds) && timeoutSeconds > 0)) {
-      return yield* new UsageError({
-        reason: `--stage-timeout must be a positive number of seconds, not "${timeoutText}"`,
-        usage: input.usage
-      })
-    }
+    const stageTimeout = yield* secondsValue(input, "stage-timeout")
+    const keepaliveInterval = yield* secondsValue(input, "keepalive-interval")
+    const keepaliveTimeout = yield* secondsValue(input, "keepalive-timeout")
     const certificateFile = stringValue(input.values, "tls-cert")
     const keyFile = stringValue(input.values, "tls-key")
     const caFile = stringValue(input.values, "tls-ca")
@@ -630,7 +645,15 @@ function runOrchestrator(input: Input): Effect.Effect<ExitCode, CliError> {
         ...(host === undefined ? {} : { host }),
         ...(port === undefined ? {} : { port }),
         ...(storage === undefined ? {} : { storage }),
-        ...(timeoutSeconds === undefined ? {} : { stageTimeout: Duration.seconds(timeoutSeconds) })
+        ...(stageTimeout === undefined ? {} : { stageTimeout }),
+        ...(keepaliveInterval === undefined && keepaliveTimeout === undefined
+          ? {}
+          : {
+            keepalive: {
+              ...(keepaliveInterval === undefined ? {} : { interval: keepaliveInterval }),
+              ...(keepaliveTimeout === undefined ? {} : { timeout: keepaliveTimeout })
+            }
+          })
       },
       http: {
         ...(host === undefined ? {} : { host }),

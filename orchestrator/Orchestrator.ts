@@ -19,6 +19,7 @@ import * as Events from "./Events.js"
 import * as FlowControl from "./FlowControl.js"
 import * as ControlHandler from "./grpc/ControlHandler.js"
 import * as DownloadHandler from "./grpc/DownloadHandler.js"
+import * as Keepalive from "./grpc/Keepalive.js"
 import * as Server from "./grpc/Server.js"
 import * as UploadHandler from "./grpc/UploadHandler.js"
 import * as JobRunner from "./JobRunner.js"
@@ -59,6 +60,18 @@ export {
 export type OrchestratorTlsOptions = Server.TlsOptions
 
 /**
+ * How the orchestrator finds connections that went silent: it pings each
+ * connection every `interval` (120 s by default) and closes it when a ping
+ * goes unanswered for `timeout` (10 s by default). Closing an agent's
+ * connection ends its control stream and frees its id, so a peer that
+ * vanished is dropped within about 130 s by default, as by BRO.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type OrchestratorKeepaliveOptions = Keepalive.KeepaliveOptions
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -79,6 +92,8 @@ export interface OrchestratorOptions {
   readonly chunkSize?: number
   /** Serve gRPC over TLS (and mutual TLS); plaintext when absent. */
   readonly tls?: OrchestratorTlsOptions
+  /** See {@link OrchestratorKeepaliveOptions}; every field has a default. */
+  readonly keepalive?: OrchestratorKeepaliveOptions
 }
 
 /**
@@ -241,6 +256,7 @@ const services = (options: {
   readonly stageTimeout: Duration.Duration
   readonly chunkSize: number
   readonly tls: OrchestratorTlsOptions | undefined
+  readonly keepalive: Keepalive.Keepalive
 }) => {
   const core = JobRunner.layer({ stageTimeout: options.stageTimeout }).pipe(
     Layer.provideMerge(AgentRegistry.layer),
@@ -262,7 +278,12 @@ const services = (options: {
     UploadHandler.layer,
     DownloadHandler.layer({ chunkSize: options.chunkSize })
   ).pipe(Layer.provide(FlowControl.layer()))
-  const server = Server.layer({ host: options.host, port: options.port, tls: options.tls }).pipe(Layer.provide(handlers))
+  const server = Server.layer({
+    host: options.host,
+    port: options.port,
+    tls: options.tls,
+    keepalive: options.keepalive
+  }).pipe(Layer.provide(handlers))
   return Layer.effect(
     Orchestrator,
     Effect.flatMap(Server.GrpcServer, (bound) => fromServices({ host: bound.host, port: bound.port, storage: options.storage }))
@@ -296,9 +317,11 @@ export const make = (
     if (stageTimeout._tag === "None") {
       return yield* new OrchestratorStartError({ reason: "stageTimeout must be a duration" })
     }
+    const keepalive = Keepalive.decode(options.keepalive)
+    if (keepalive._tag === "Left") return yield* new OrchestratorStartError({ reason: keepalive.left })
     const storage = resolve(options.storage ?? defaultStorage())
     const context = yield* Layer.build(
-      services({ host, port, storage, stageTimeout: stageTimeout.value, chunkSize, tls: options.tls })
+      services({ host, port, storage, stageTimeout: stageTimeout.value, chunkSize, tls: options.tls, keepalive: keepalive.right })
     )
     return Context.get(context, Orchestrator)
   })

@@ -1,6 +1,6 @@
 import { FetchHttpClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Context, Effect, Fiber, Layer, Queue, Ref, Stream } from "effect"
+import { ConfigProvider, Context, Duration, Effect, Fiber, Layer, Queue, Ref, Stream } from "effect"
 import * as Net from "node:net"
 import * as Cli from "../cli/Cli.js"
 import { capturingConsole, cli } from "./support/cliHarness.js"
@@ -534,6 +534,26 @@ describe("bro-agent orchestrator", () => {
       const noCertificate = yield* cli(["orchestrator", "--require-client-cert"])
       expect(noCertificate.code).toBe(2)
       expect(noCertificate.err[0]).toBe("bro-agent: --tls-ca and --require-client-cert need --tls-cert and --tls-key")
+    }))
+
+  it.scopedLive("hands the keepalive to the orchestrator, in seconds", () =>
+    Effect.gen(function*() {
+      const given: Array<unknown> = []
+      const result = yield* cli(["orchestrator", "--http-port", "0", "--keepalive-interval", "30", "--keepalive-timeout", "2.5"], {
+        orchestratorLayer: (options) => {
+          given.push(options.keepalive)
+          return Layer.fail(new OrchestratorStartError({ reason: "stop here" }))
+        }
+      })
+      expect(result.code).toBe(1)
+      expect(given).toEqual([{ interval: Duration.seconds(30), timeout: Duration.millis(2500) }])
+    }))
+
+  it.scopedLive("a keepalive that is not a positive number of seconds exits 2", () =>
+    Effect.gen(function*() {
+      const result = yield* cli(["orchestrator", "--keepalive-timeout", "0"])
+      expect(result.code).toBe(2)
+      expect(result.err[0]).toBe("bro-agent: --keepalive-timeout must be a positive number of seconds, not \"0\"")
     }))
 
   it.scopedLive("a port that is not a number exits 2", () =>

@@ -15,6 +15,8 @@ import * as Wire from "../../src/internal/Wire.js"
 import { OrchestratorStartError } from "../Model.js"
 import type { ControlCall } from "./ControlHandler.js"
 import { ControlHandler } from "./ControlHandler.js"
+import type { Keepalive } from "./Keepalive.js"
+import { serverOptions } from "./Keepalive.js"
 import type { DownloadCall } from "./DownloadHandler.js"
 import { DownloadHandler } from "./DownloadHandler.js"
 import type { UploadCall } from "./UploadHandler.js"
@@ -59,6 +61,8 @@ export interface ServerOptions {
   readonly port: number
   /** Serve over TLS (and mutual TLS); plaintext when absent. */
   readonly tls?: TlsOptions | undefined
+  /** How silent connections are found and closed (`Keepalive.ts`). */
+  readonly keepalive: Keepalive
 }
 
 /**
@@ -193,7 +197,7 @@ export const layer = (
       const run = yield* FiberSet.runtime(calls)<never>()
       const server = yield* Effect.acquireRelease(
         Effect.sync(() => {
-          const server = new grpc.Server()
+          const server = new grpc.Server(serverOptions(options.keepalive))
           server.addService(Wire.protos().controlService, {
             establishControlChannel: (call: ControlCall) => void run(control.handle(call))
           })
