@@ -7,12 +7,13 @@
  */
 import { Context, Data, Deferred, Effect, Layer, Option, Ref } from "effect"
 import type { AgentMessage, OrchestratorMessage } from "../src/core/Message.js"
-import { idProblem } from "../src/core/Registration.js"
 import type { SoftwareVersionFields } from "../src/core/SoftwareVersion.js"
 import { OrchestratorEvents } from "./Events.js"
 import type { CallPeer } from "./grpc/Peer.js"
 import type { RegisteredAgent } from "./Model.js"
 import { OrchestratorEvent } from "./Model.js"
+import { agentIdProblem, idProblem } from "./Names.js"
+import { quote } from "./Quote.js"
 import type { StageQuestion } from "./StageProtocol.js"
 
 /**
@@ -45,7 +46,9 @@ const requiredVersionFields: ReadonlyArray<keyof SoftwareVersionFields> = [
 
 /**
  * Why BRO refuses a registration, in BRO's order and words (each reason is a
- * line of the INVALID_ARGUMENT description); empty when it is valid.
+ * line of the INVALID_ARGUMENT description), with the orchestrator's rules
+ * for ids (`Names.ts`) and each id quoted bounded (`Quote.ts`); empty when
+ * it is valid.
  *
  * @since 0.1.0
  * @category validation
@@ -55,13 +58,13 @@ export const registrationProblems = (register: Extract<AgentMessage, { _tag: "Re
   if (!(supportedApiVersions as ReadonlyArray<string>).includes(register.apiVersion)) {
     problems.push("Invalid api version. Only [2.0, 3.0, 4.0] are supported.")
   }
-  if (idProblem(register.agentId) !== undefined) problems.push(`<${register.agentId}> is an invalid id`)
+  if (agentIdProblem(register.agentId) !== undefined) problems.push(`<${quote(register.agentId)}> is an invalid id`)
   if (requiredVersionFields.some((field) => register.softwareVersion[field].trim() === "")) {
     problems.push("Software version information is invalid.")
   }
   if (problems.length === 0) {
     for (const element of scopeOf(register.scope)) {
-      if (idProblem(element) !== undefined) problems.push(`<${element}> is an invalid id`)
+      if (idProblem(element) !== undefined) problems.push(`<${quote(element)}> is an invalid id`)
     }
   }
   return problems

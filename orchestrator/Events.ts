@@ -8,6 +8,7 @@
  */
 import { Context, Effect, Layer, PubSub, Stream } from "effect"
 import type { OrchestratorEvent } from "./Model.js"
+import { info, quote } from "./Quote.js"
 
 /**
  * The events of one orchestrator.
@@ -55,7 +56,7 @@ export const formatEvent = (event: OrchestratorEvent): string => {
         event.scope.length === 0 ? "DEFAULT" : event.scope.join(", ")
       })`
     case "AgentRejected":
-      return `agent ${event.agentId} rejected (${event.status}): ${event.reasons.join("; ")}`
+      return `agent ${quote(event.agentId)} rejected (${event.status}): ${event.reasons.join("; ")}`
     case "AgentDisconnected":
       return `agent ${event.agentId} disconnected`
     case "ActionStarted":
@@ -65,11 +66,11 @@ export const formatEvent = (event: OrchestratorEvent): string => {
     case "StageCompleted":
       return `action ${event.actionId}: stage ${event.stage} ${
         event.success ? "completed" : "failed"
-      } by agent ${event.agentId}${event.message.length === 0 ? "" : `: ${event.message}`}`
+      } by agent ${event.agentId}${event.message.length === 0 ? "" : `: ${info(event.message)}`}`
     case "FragmentStored":
       return `action ${event.actionId}: fragment ${event.fragmentId} of agent ${event.agentId} stored (${event.size} bytes)`
     case "FragmentRefused":
-      return `fragment ${event.fragmentId} of agent ${event.agentId} refused: ${event.reason}`
+      return `fragment ${quote(event.fragmentId)} of agent ${quote(event.agentId)} refused: ${info(event.reason)}`
     case "ActionFinished": {
       const details = [...new Set([event.action.progressInfo, event.action.resultInfo])].filter(
         (text): text is string => text !== undefined && text.length > 0

@@ -40,6 +40,8 @@ import type {
 } from "./Model.js"
 import { InvalidActionRequest } from "./Model.js"
 import { Orchestrator } from "./Orchestrator.js"
+// Cuts what a client sent, quoted back in a message, to a readable length.
+import { quote as bounded } from "./Quote.js"
 
 /**
  * @since 0.1.0
@@ -256,9 +258,6 @@ const pathParameter = (name: string) =>
       ? Effect.dieMessage(`The route has no path parameter "${name}"`)
       : Effect.succeed(value)
   })
-
-/** Cuts what a client sent, quoted back in a message, to a readable length. */
-const bounded = (text: string, length = 300): string => text.length <= length ? text : `${text.slice(0, length)}...`
 
 const formatParseError = (error: ParseResult.ParseError): string =>
   bounded(

@@ -267,20 +267,15 @@ export class OrchestratorStartError extends Data.TaggedError("OrchestratorStartE
  */
 export type ApiError = UnknownBackupManager | ActionNotFound | BackupNotFound | InvalidActionRequest | NoActionRunning
 
-/**
- * The BRO rule for backup names: not blank, not `.` or `..`, only letters,
- * digits, white space and `_+-=:.`, at most 200 characters. The reason, or
- * `undefined` when the name is valid.
- *
- * @since 0.1.0
- * @category validation
- */
-export const backupNameProblem = (name: string): string | undefined => {
-  if (name.trim().length === 0) return "the backup name must not be blank"
-  if (name === "." || name === "..") return `the backup name must not be "${name}"`
-  if (name.length > 200) return "the backup name must have at most 200 characters"
-  if (!/^[\p{L}\p{N}_ +=:.\-]+$/u.test(name)) {
-    return "the backup name may hold only letters, digits, white space and _+-=:."
-  }
-  return undefined
-}
+export {
+  /**
+   * The rule for backup names: BRO's (not blank, not `.` or `..`, only
+   * letters, digits, white space and `_+-=:.`, at most 200 characters), and
+   * at most 255 bytes of UTF-8 (`Names.ts`, where every name rule lies). The
+   * reason, or `undefined` when the name is valid.
+   *
+   * @since 0.1.0
+   * @category validation
+   */
+  backupNameProblem
+} from "./Names.js"

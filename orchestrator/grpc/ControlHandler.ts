@@ -19,6 +19,7 @@ import { acknowledgement, AgentRegistry, registrationProblems, scopeOf } from ".
 import { OrchestratorEvents } from "../Events.js"
 import { JobRunner } from "../JobRunner.js"
 import { OrchestratorEvent } from "../Model.js"
+import * as Quote from "../Quote.js"
 import type { StageQuestion } from "../StageProtocol.js"
 import { peerOf } from "./Peer.js"
 
@@ -84,7 +85,7 @@ export const layer: Layer.Layer<ControlHandler, never, AgentRegistry | JobRunner
             open = false
             // grpc-js turns an 'error' event carrying a code into the call's status.
             if (code === "OK") call.end()
-            else call.emit("error", { code: Status.toNumber(code), details })
+            else call.emit("error", { code: Status.toNumber(code), details: Quote.details(details) })
           })
         // The last stage the runner asked on this stream: what its stage-completes answer.
         let asked: StageQuestion | undefined

@@ -20,6 +20,7 @@ import { FlowControl } from "../FlowControl.js"
 import type { Job } from "../jobs/Job.js"
 import { JobRunner } from "../JobRunner.js"
 import type { StoredFile } from "../Model.js"
+import * as Quote from "../Quote.js"
 import type { StoredFileKind } from "../Storage.js"
 import { BackupStore } from "../Storage.js"
 import { strangerProblem } from "./CallIdentity.js"
@@ -68,9 +69,9 @@ const downloadProblem = (job: Job | undefined, request: FragmentRequest): string
   ] as const) {
     if (value === "") return `The ${name} of the metadata is empty`
   }
-  if (request.backupName !== job.backupName) return `Backup ${request.backupName} is not the one being restored`
+  if (request.backupName !== job.backupName) return `Backup ${Quote.quote(request.backupName)} is not the one being restored`
   if (!job.participants.some((agent) => agent.info.agentId === request.agentId)) {
-    return `Agent ${request.agentId} does not take part in the restore of ${job.backupName}`
+    return `Agent ${Quote.quote(request.agentId)} does not take part in the restore of ${job.backupName}`
   }
   return undefined
 }
@@ -106,7 +107,7 @@ export const layer = (
               if (ended) return
               ended = true
               if (code === "OK") call.end()
-              else call.emit("error", { code: Status.toNumber(code), details })
+              else call.emit("error", { code: Status.toNumber(code), details: Quote.details(details) })
             })
           const job = yield* runner.job
           const stranger = strangerProblem(job?.participants, request.agentId, peer)
@@ -123,7 +124,10 @@ export const layer = (
             return yield* end("ABORTED", problem ?? "No restore job is in progress")
           }
           if (fragment === undefined) {
-            return yield* end("ABORTED", `Fragment ${request.fragment.fragmentId} of agent ${request.agentId} is not stored`)
+            return yield* end(
+              "ABORTED",
+              `Fragment ${Quote.quote(request.fragment.fragmentId)} of agent ${request.agentId} is not stored`
+            )
           }
           // Flow control: at most two messages handed to grpc-js and not yet
           // written out (grpc-js alone would take 16, 8 MiB per download), so memory

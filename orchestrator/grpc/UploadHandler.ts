@@ -15,7 +15,6 @@ import type * as grpc from "@grpc/grpc-js"
 import { Context, Data, Effect, Either, Layer, Queue } from "effect"
 import { join } from "node:path"
 import type { BackupMessage, FilePart, FragmentRequest } from "../../src/core/Message.js"
-import { idProblem } from "../../src/core/Registration.js"
 import type { StatusCode } from "../../src/core/Status.js"
 import * as Status from "../../src/core/Status.js"
 import type { Md5 } from "../../src/internal/Checksum.js"
@@ -28,6 +27,8 @@ import type { Job } from "../jobs/Job.js"
 import { JobRunner } from "../JobRunner.js"
 import type { StoredFile, StoredFragment } from "../Model.js"
 import { OrchestratorEvent } from "../Model.js"
+import { fileNameProblem, idProblem } from "../Names.js"
+import * as Quote from "../Quote.js"
 import type { JobStage } from "../StageProtocol.js"
 import { BackupStore } from "../Storage.js"
 import { strangerProblem } from "./CallIdentity.js"
@@ -74,10 +75,10 @@ const uploadProblem = (job: Job | undefined, stage: JobStage | undefined, reques
   ] as const) {
     if (value === "") return `The ${name} of the metadata is empty`
   }
-  if (idProblem(fragment.fragmentId) !== undefined) return `<${fragment.fragmentId}> is an invalid fragment id`
-  if (request.backupName !== job.backupName) return `Backup ${request.backupName} is not the one being created`
+  if (idProblem(fragment.fragmentId) !== undefined) return `<${Quote.quote(fragment.fragmentId)}> is an invalid fragment id`
+  if (request.backupName !== job.backupName) return `Backup ${Quote.quote(request.backupName)} is not the one being created`
   const agent = job.participants.find((each) => each.info.agentId === request.agentId)
-  if (agent === undefined) return `Agent ${request.agentId} does not take part in backup ${job.backupName}`
+  if (agent === undefined) return `Agent ${Quote.quote(request.agentId)} does not take part in backup ${job.backupName}`
   if (!takesFragments(stage, agent)) return `Orchestrator not expecting a fragment of agent ${request.agentId} in stage ${stage}`
   return undefined
 }
@@ -161,7 +162,7 @@ export const layer: Layer.Layer<
             if (answered) return
             answered = true
             if (code === "OK") respond(null, {})
-            else respond({ code: Status.toNumber(code), details })
+            else respond({ code: Status.toNumber(code), details: Quote.details(details) })
             call.removeAllListeners("data")
           })
 
@@ -188,7 +189,9 @@ export const layer: Layer.Layer<
             // upload stops counting as open: the stage cannot end without it.
             // Whatever the reason, even bad metadata, a refused fragment of a
             // participant fails its stage (an agent may answer success regardless).
-            if (job?.kind === "CREATE_BACKUP") yield* job.failFragment(request.agentId, `Fragment ${fragmentId} failed: ${reason}`)
+            if (job?.kind === "CREATE_BACKUP") {
+              yield* job.failFragment(request.agentId, `Fragment ${Quote.quote(fragmentId)} failed: ${reason}`)
+            }
             yield* answer("ABORTED", reason)
             yield* events.publish(OrchestratorEvent.FragmentRefused({ agentId: request.agentId, fragmentId, reason }))
           })
@@ -249,6 +252,9 @@ export const layer: Layer.Layer<
             }
             const message = event.message
             if (message._tag === "Metadata") return yield* Effect.fail(new Refused({ reason: "A second METADATA arrived" }))
+            // Refused when it arrives, not when the file system refuses it (or its `.md5`) later.
+            const badName = message._tag === "FileName" ? fileNameProblem(message.fileName) : undefined
+            if (badName !== undefined) return yield* Effect.fail(new Refused({ reason: `Invalid file name: ${badName}` }))
             const read = RestoreReader.read(reader, message)
             if (Either.isLeft(read)) return yield* Effect.fail(new Refused({ reason: read.left.reason }))
             reader = read.right.state

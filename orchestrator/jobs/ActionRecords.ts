@@ -16,6 +16,7 @@
 import { Clock, Deferred, Effect, Random, Ref } from "effect"
 import type { ActionName, ActionRecord } from "../Model.js"
 import { ActionNotFound } from "../Model.js"
+import * as Quote from "../Quote.js"
 
 /**
  * How many finished actions' records are kept (the oldest go first): 1 000,
@@ -71,8 +72,17 @@ export const make = (options: { readonly kept?: number } = {}): Effect.Effect<Ac
       const entry = records.get(id)
       return entry === undefined ? Effect.fail(new ActionNotFound({ id })) : Effect.succeed(entry)
     }
+    // What users read is bounded: it may quote what agents and clients sent.
+    const bounded = (fields: Partial<ActionRecord>): Partial<ActionRecord> => ({
+      ...fields,
+      ...(fields.progressInfo === undefined ? {} : { progressInfo: Quote.info(fields.progressInfo) }),
+      ...(fields.resultInfo === undefined ? {} : { resultInfo: Quote.info(fields.resultInfo) })
+    })
     const change = (entry: Entry, fields: Partial<ActionRecord>) =>
-      Effect.flatMap(now, (time) => Ref.updateAndGet(entry.record, (record) => ({ ...record, ...fields, lastUpdateTime: time })))
+      Effect.flatMap(
+        now,
+        (time) => Ref.updateAndGet(entry.record, (record) => ({ ...record, ...bounded(fields), lastUpdateTime: time }))
+      )
     return {
       now,
       create: (name, manager, backupName) =>

@@ -1,34 +1,28 @@
 /**
  * A backup's record as kept on disk, and the rules a record read back must
- * follow: the same as a request's (BRO's rule for backup names, the
- * registry's for manager, agent and fragment ids, the data channel's for
- * file names), because a record can be edited by hand and every name in it
- * becomes a path.
+ * follow: the same as a request's (`Names.ts`: for backup names, manager,
+ * agent and fragment ids, file names), because a record can be edited by
+ * hand and every name in it becomes a path.
  *
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { idProblem } from "../../src/core/Registration.js"
-import { fileNameProblem } from "../../src/internal/Checksum.js"
-import { backupNameProblem } from "../Model.js"
-import { recordFile } from "./Paths.js"
+import { agentIdProblem, backupNameProblem, fileNameProblem, idProblem } from "../Names.js"
+import { quote } from "../Quote.js"
 
 /** A string that passes `problem`, which says in a full sentence what is wrong. */
 const checked = (problem: (value: string) => string | undefined) =>
   Schema.String.pipe(Schema.filter((value) => problem(value) ?? true))
 
-/** The registry's id rule, in a sentence that names the field and (the start of) the id. */
-const idRule = (what: string, extra: (id: string) => string | undefined = () => undefined) => (id: string) => {
-  const problem = idProblem(id) ?? extra(id)
-  return problem === undefined ? undefined : `the ${what} ${JSON.stringify(id.slice(0, 100))} ${problem}`
+/** An id rule, in a sentence that names the field and (the start of) the id. */
+const idRule = (what: string, rule: (id: string) => string | undefined) => (id: string) => {
+  const problem = rule(id)
+  return problem === undefined ? undefined : `the ${what} ${JSON.stringify(quote(id, 100))} ${problem}`
 }
 
-// An agent's folder lies beside `backup.json`, so that name cannot be an agent's.
-const notTheRecordFile = (id: string) => (id === recordFile ? `must not be "${recordFile}"` : undefined)
-
-const ManagerId = checked(idRule("backup manager id"))
-const AgentId = checked(idRule("agent id", notTheRecordFile))
-const FragmentId = checked(idRule("fragment id"))
+const ManagerId = checked(idRule("backup manager id", idProblem))
+const AgentId = checked(idRule("agent id", agentIdProblem))
+const FragmentId = checked(idRule("fragment id", idProblem))
 const BackupName = checked(backupNameProblem)
 const FileName = checked(fileNameProblem)
 
