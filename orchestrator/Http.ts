@@ -41,7 +41,7 @@ import type {
 import { InvalidActionRequest } from "./Model.js"
 import { Orchestrator } from "./Orchestrator.js"
 // Cuts what a client sent, quoted back in a message, to a readable length.
-import { quote as bounded } from "./Quote.js"
+import { quote as bounded, reasonOf } from "./Quote.js"
 
 /**
  * @since 0.1.0
@@ -489,14 +489,6 @@ const statusOf = (error: RequestFailure): number => {
   }
 }
 
-/**
- * What went wrong, for the answer: the first line of the error's message,
- * never its stack trace (the log has that).
- */
-const reasonOf = (cause: Cause.Cause<unknown>): string => {
-  const firstLine = describeCause(Cause.squash(cause)).split("\n", 1)[0] ?? ""
-  return firstLine.trim() === "" ? "no reason given" : bounded(firstLine)
-}
 
 /**
  * The REST API as an HTTP application: every failure answers

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Context, Deferred, Duration, Effect, Layer, Queue, Ref } from "effect"
+import { Context, Deferred, Duration, Effect, Layer, Queue, Ref } from "effect"
 import { AgentRegistry } from "./AgentRegistry.js"
 import { BackupRecords } from "./BackupRecords.js"
 import { OrchestratorEvents } from "./Events.js"
@@ -19,6 +19,7 @@ import { restore } from "./jobs/Restore.js"
 import * as Stages from "./jobs/Stages.js"
 import type { ActionName, ActionNotFound, ActionRecord } from "./Model.js"
 import { backupNameProblem, InvalidActionRequest, NoActionRunning, OrchestratorEvent } from "./Model.js"
+import { reasonOf } from "./Quote.js"
 import type { StageAnswer } from "./StageProtocol.js"
 
 /**
@@ -69,15 +70,6 @@ export interface JobRunnerOptions {
 
 const actionNames: ReadonlyArray<string> = ["CREATE_BACKUP", "RESTORE", "DELETE_BACKUP"]
 
-// What went wrong, for the action's result: the first line of the error's
-// message, bounded; never a stack trace (the log has the whole cause).
-const reasonOf = (cause: Cause.Cause<unknown>): string => {
-  const error = Cause.squash(cause)
-  const text = error instanceof Error ? error.message : typeof error === "string" ? error : String(error)
-  const line = (text.split("\n", 1)[0] ?? "").trim()
-  if (line === "") return "no reason given (see the log)"
-  return line.length > 500 ? `${line.slice(0, 500)}...` : line
-}
 
 /**
  * A job runner, whose worker runs in the Layer's scope.

@@ -14,6 +14,7 @@
  *
  * @since 0.1.0
  */
+import { Cause } from "effect"
 
 /**
  * The most characters of one client string quoted back.
@@ -87,3 +88,18 @@ export const details = (text: string, maxBytes: number = maxDetails): string => 
  * @category quoting
  */
 export const info = (text: string): string => quote(text, maxInfo)
+
+/**
+ * What went wrong, for an answer (an action's result, a REST error): the
+ * first line of the error's message, quoted with the bound of
+ * {@link quote}; never its stack trace, which the log has with the whole
+ * cause.
+ *
+ * @since 0.1.0
+ */
+export const reasonOf = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  const text = error instanceof Error ? error.message : typeof error === "string" ? error : String(error)
+  const line = (text.split("\n", 1)[0] ?? "").trim()
+  return line === "" ? "no reason given (see the log)" : quote(line)
+}
