@@ -5,10 +5,8 @@
 import { NodeFileSystem } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, HashMap, Logger, LogLevel } from "effect"
-import * as Orchestrator from "../../orchestrator/Orchestrator.js"
 import { within } from "../support/FaultHarness.js"
-import * as FaultHygiene from "../support/FaultHygiene.js"
-import { backupInExecution, channel, codeName, expectNext, registerAgent, uploadFragment } from "../support/rawAgent.js"
+import { backupInExecution, channel, codeName, expectNext, registerAgent, uploadFragment, devOrchestrator } from "../support/rawAgent.js"
 
 const live = Effect.provide(NodeFileSystem.layer)
 
@@ -27,8 +25,7 @@ const recordingLogger = () => {
 describe("what a failed action tells (issue 14, Also)", () => {
   it.live("names the first refused fragment in the action's result when several are refused", () =>
     Effect.gen(function*() {
-      const storage = yield* FaultHygiene.tempFolder
-      const orchestrator = yield* Orchestrator.make({ port: 0, storage, stageTimeout: "20 seconds" })
+      const { orchestrator } = yield* devOrchestrator
       const client = yield* channel(orchestrator.port)
       const control = yield* registerAgent(client, "careless-agent")
       const backup = yield* backupInExecution(orchestrator, control)
@@ -54,8 +51,7 @@ describe("what a failed action tells (issue 14, Also)", () => {
   it.live("logs the cancel round with each agent's answer to it", () => {
     const recording = recordingLogger()
     return Effect.gen(function*() {
-      const storage = yield* FaultHygiene.tempFolder
-      const orchestrator = yield* Orchestrator.make({ port: 0, storage, stageTimeout: "20 seconds" })
+      const { orchestrator } = yield* devOrchestrator
       const failing = yield* registerAgent(yield* channel(orchestrator.port), "failing-agent")
       const bystander = yield* registerAgent(yield* channel(orchestrator.port), "bystander-agent")
       const backup = yield* orchestrator.startAction("DEFAULT", "CREATE_BACKUP", "nightly")

@@ -27,8 +27,7 @@ import {
   metadataOf,
   openControl,
   registerAgent,
-  uploadFragment
-} from "../support/rawAgent.js"
+  uploadFragment, devOrchestrator } from "../support/rawAgent.js"
 
 const live = Effect.provide(NodeFileSystem.layer)
 
@@ -128,8 +127,7 @@ const fragment = { agentId: "victim", backupName: "nightly", fragmentId: "victim
 describe("downloads from a client that is not the agent (issue 14, item 3)", () => {
   it.live("refuses a stranger's download of an agent's fragment during its restore, which still succeeds", () =>
     Effect.gen(function*() {
-      const storage = yield* FaultHygiene.tempFolder
-      const orchestrator = yield* Orchestrator.make({ port: 0, storage, stageTimeout: "20 seconds" })
+      const { orchestrator } = yield* devOrchestrator
       const agentChannel = yield* channel(orchestrator.port)
       const intruderChannel = yield* channel(orchestrator.port)
       const control = yield* registerAgent(agentChannel, "victim")

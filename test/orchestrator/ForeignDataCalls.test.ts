@@ -10,12 +10,10 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect } from "effect"
 import { join } from "node:path"
 import * as Fragments from "../../src/behavior/Fragments.js"
-import * as Orchestrator from "../../orchestrator/Orchestrator.js"
 import { behaviorWith } from "../support/agentHarness.js"
 import { pollUntil, startAgentOn, tree, within } from "../support/FaultHarness.js"
-import * as FaultHygiene from "../support/FaultHygiene.js"
 import { registration } from "../support/orchestratorHarness.js"
-import { backupInExecution, channel, codeName, expectNext, registerAgent, uploadFragment } from "../support/rawAgent.js"
+import { backupInExecution, channel, codeName, expectNext, registerAgent, uploadFragment, devOrchestrator } from "../support/rawAgent.js"
 
 const live = Effect.provide(NodeFileSystem.layer)
 
@@ -37,8 +35,7 @@ const injectedFiles = (storage: string) =>
 describe("data calls from a client that is not the agent (issue 14, item 3)", () => {
   it.live("refuses a stranger's upload into an agent's running backup, which still succeeds, storing only the agent's own fragment", () =>
     Effect.gen(function*() {
-      const storage = yield* FaultHygiene.tempFolder
-      const orchestrator = yield* Orchestrator.make({ port: 0, storage, stageTimeout: "20 seconds" })
+      const { orchestrator, storage } = yield* devOrchestrator
       const agentChannel = yield* channel(orchestrator.port)
       const intruderChannel = yield* channel(orchestrator.port)
       const control = yield* registerAgent(agentChannel, "victim")
@@ -66,8 +63,7 @@ describe("data calls from a client that is not the agent (issue 14, item 3)", ()
   it.live("refuses a stranger's upload into our agent's backup, and takes our agent's uploads on its one channel", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const storage = yield* FaultHygiene.tempFolder
-      const orchestrator = yield* Orchestrator.make({ port: 0, storage, stageTimeout: "20 seconds" })
+      const { orchestrator, storage } = yield* devOrchestrator
       const executing = yield* Deferred.make<void>()
       const intruded = yield* Deferred.make<void>()
       yield* startAgentOn(orchestrator.port, behaviorWith<Fragments.FailedToTransferBackup>({
@@ -103,8 +99,7 @@ describe("data calls from a client that is not the agent (issue 14, item 3)", ()
 
   it.live("refuses an upload of one agent's fragment from another registered agent's connection", () =>
     Effect.gen(function*() {
-      const storage = yield* FaultHygiene.tempFolder
-      const orchestrator = yield* Orchestrator.make({ port: 0, storage, stageTimeout: "20 seconds" })
+      const { orchestrator, storage } = yield* devOrchestrator
       const first = yield* channel(orchestrator.port)
       const second = yield* channel(orchestrator.port)
       const a = yield* registerAgent(first, "agent-a")

@@ -21,8 +21,7 @@ import {
   metadataOf,
   openUpload,
   registerAgent,
-  uploadFragment
-} from "../support/rawAgent.js"
+  uploadFragment, devOrchestrator } from "../support/rawAgent.js"
 
 const live = Effect.provide(NodeFileSystem.layer)
 
@@ -61,8 +60,7 @@ describe("uploads that come too late (issue 14, item 8)", () => {
 
   it.live("fails the backup when a fragment is refused during the post-actions, after the uploader's own stage", () =>
     Effect.gen(function*() {
-      const storage = yield* FaultHygiene.tempFolder
-      const orchestrator = yield* Orchestrator.make({ port: 0, storage, stageTimeout: "20 seconds" })
+      const { orchestrator } = yield* devOrchestrator
       const newChannel = yield* channel(orchestrator.port)
       const oldChannel = yield* channel(orchestrator.port)
       const modern = yield* registerAgent(newChannel, "new-agent")

@@ -24,8 +24,7 @@ import {
   metadataOf,
   openUpload,
   registerAgent,
-  uploadFragment
-} from "../support/rawAgent.js"
+  uploadFragment, devOrchestrator } from "../support/rawAgent.js"
 
 const live = Effect.provide(NodeFileSystem.layer)
 
@@ -103,8 +102,7 @@ describe("uploads that outlast their stage (issue 14, item 8)", () => {
 
   it.live("fails the backup when a fragment of an agent is refused after it answered its stage", () =>
     Effect.gen(function*() {
-      const storage = yield* FaultHygiene.tempFolder
-      const orchestrator = yield* Orchestrator.make({ port: 0, storage, stageTimeout: "20 seconds" })
+      const { orchestrator } = yield* devOrchestrator
       const quickChannel = yield* channel(orchestrator.port)
       const slowChannel = yield* channel(orchestrator.port)
       const quick = yield* registerAgent(quickChannel, "quick-agent")

@@ -26,8 +26,7 @@ import {
   openControl,
   openUpload,
   registerAgent,
-  uploadFragment
-} from "../support/rawAgent.js"
+  uploadFragment, devOrchestrator } from "../support/rawAgent.js"
 
 const live = Effect.provide(NodeFileSystem.layer)
 
@@ -132,8 +131,7 @@ describe("validation of fragment ids and file names at the start of an upload (i
   it.live("stores what passes (an agent id and a fragment id of 255 bytes, a file name of 251) and refuses a backup name past 255 bytes", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const storage = yield* FaultHygiene.tempFolder
-      const orchestrator = yield* Orchestrator.make({ port: 0, storage, stageTimeout: "20 seconds" })
+      const { orchestrator } = yield* devOrchestrator
       const client = yield* channel(orchestrator.port)
       const agentId = cjk(85)
       const control = yield* registerAgent(client, agentId)

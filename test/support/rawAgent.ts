@@ -17,7 +17,8 @@ import type { Duration } from "effect"
 import { Deferred, Effect, Exit, Queue } from "effect"
 import { createHash } from "node:crypto"
 import { join } from "node:path"
-import type * as Orchestrator from "../../orchestrator/Orchestrator.js"
+import * as Orchestrator from "../../orchestrator/Orchestrator.js"
+import * as FaultHygiene from "./FaultHygiene.js"
 import type { ControlAction } from "../../src/core/Action.js"
 import { FragmentInformation } from "../../src/core/Fragment.js"
 import type { BackupMessage, OrchestratorMessage } from "../../src/core/Message.js"
@@ -300,6 +301,17 @@ export const answerEverything = (control: RawControl): Effect.Effect<void, never
       }
     }
   }).pipe(Effect.forkScoped, Effect.asVoid)
+
+/**
+ * A development orchestrator on a free port, its storage in a temporary
+ * folder removed with the scope, with a stage timeout long enough never to
+ * decide a test by itself.
+ */
+export const devOrchestrator = Effect.gen(function*() {
+  const storage = yield* FaultHygiene.tempFolder
+  const orchestrator = yield* Orchestrator.make({ port: 0, storage, stageTimeout: "20 seconds" })
+  return { orchestrator, storage }
+})
 
 // ---------------------------------------------------------------------------
 // What the orchestrator stored
