@@ -1,21 +1,23 @@
 import { fileURLToPath } from "node:url"
-import { defineConfig } from "vitest/config"
+import { configDefaults, defineConfig } from "vitest/config"
 
 // The examples import the package by its name, as a user's code does; in the
 // tests that name means the sources (tsconfig.json's `paths` says the same to
 // the compiler; the build resolves it to dist/ through package.json's exports).
 const source = (path: string) => fileURLToPath(new URL(path, import.meta.url))
 
+export const alias = [
+  { find: /^bro-agent$/, replacement: source("./src/index.ts") },
+  { find: /^bro-agent\/orchestrator$/, replacement: source("./orchestrator/index.ts") },
+  { find: /^bro-agent\/promise$/, replacement: source("./src/promise.ts") }
+]
+
 export default defineConfig({
-  resolve: {
-    alias: [
-      { find: /^bro-agent$/, replacement: source("./src/index.ts") },
-      { find: /^bro-agent\/orchestrator$/, replacement: source("./orchestrator/index.ts") },
-      { find: /^bro-agent\/promise$/, replacement: source("./src/promise.ts") }
-    ]
-  },
+  resolve: { alias },
   test: {
     include: ["test/**/*.test.ts"],
+    // The PostgreSQL suite needs a PostgreSQL installation: `npm run test:postgres`.
+    exclude: [...configDefaults.exclude, "test/postgres/**"],
     testTimeout: 30_000,
     hookTimeout: 30_000
   }
