@@ -10,6 +10,8 @@ export * as Agent from "./Agent.js"
 /** @since 0.1.0 */
 export * as AgentBehavior from "./behavior/AgentBehavior.js"
 /** @since 0.1.0 */
+export * as Commands from "./behavior/Commands.js"
+/** @since 0.1.0 */
 export * as Fragments from "./behavior/Fragments.js"
 
 /** @since 0.1.0 */
