@@ -222,6 +222,8 @@ const start = (spec: CommandSpec, wiring: Wiring, settings: CommandSettings) =>
       child.stderr?.destroy()
     }
     const exitStatus = Effect.map(until(() => state.exit !== undefined), () => state.exit ?? { code: null, signal: null })
+    // The wait itself interruptible, or the timeout could not end it: terminate runs uninterruptibly.
+    const within = <A>(wait: Effect.Effect<A>) => Effect.timeoutOption(Effect.interruptible(wait), settings.killAfter)
     let terminated = false
     const terminate = (pid: number) =>
       Effect.uninterruptible(Effect.suspend(() => {
@@ -231,7 +233,7 @@ const start = (spec: CommandSpec, wiring: Wiring, settings: CommandSettings) =>
           if (state.exit === undefined) {
             state.signalled = true
             signalGroup(pid, "SIGTERM")
-            const exited = yield* Effect.timeoutOption(exitStatus, settings.killAfter)
+            const exited = yield* within(exitStatus)
             if (exited._tag === "None") {
               signalGroup(pid, "SIGKILL")
               yield* exitStatus
@@ -241,10 +243,10 @@ const start = (spec: CommandSpec, wiring: Wiring, settings: CommandSettings) =>
             signalGroup(pid, "SIGTERM")
           }
           // stderr ends once no process of the group holds it: its last lines are in.
-          const closed = yield* Effect.timeoutOption(until(() => state.stderrClosed), settings.killAfter)
+          const closed = yield* within(until(() => state.stderrClosed))
           if (closed._tag === "None") {
             signalGroup(pid, "SIGKILL")
-            yield* Effect.timeoutOption(until(() => state.stderrClosed), settings.killAfter)
+            yield* within(until(() => state.stderrClosed))
           }
           // The process is gone: closing our ends now cannot pass for the end of its input.
           closePipes()

@@ -18,9 +18,10 @@ import { describe, settings } from "./spec.js"
 
 /**
  * Writes the input to stdin until it ends, then ends stdin. Once the
- * process stopped reading (its stdin broke, or it exited), the rest of the
- * input is still pulled and dropped: whether that is a success is the exit
- * status's to say, and a download is then still verified to its end.
+ * process stopped reading (its stdin broke, or it exited), its exit status
+ * decides: after a 0 the rest of the input is still pulled and dropped, so
+ * that a download is verified to its end; after a failure the fiber waits
+ * to be interrupted.
  */
 const feed = <E, R>(running: RunningProcess, input: Stream.Stream<Uint8Array, E, R>) =>
   Effect.gen(function*() {
@@ -28,10 +29,18 @@ const feed = <E, R>(running: RunningProcess, input: Stream.Stream<Uint8Array, E,
     const stdin = running.stdin
     if (stdin === null) return yield* Effect.dieMessage("bro-agent: a command's stdin is not piped")
     const writing = () => !state.stdinBroken && state.exit === undefined
+    let draining = false
     yield* Stream.runForEachChunk(input, (chunk) =>
       Effect.gen(function*() {
         for (const bytes of chunk) {
-          if (!writing()) return
+          if (draining) return
+          if (!writing()) {
+            // It stopped reading: its exit decides. A failure stops the input (the
+            // caller interrupts this fiber); a success drains the rest.
+            yield* running.exitStatus.pipe(Effect.filterOrElse((status) => status.code === 0, () => Effect.never))
+            draining = true
+            return
+          }
           if (bytes.length === 0) continue
           const more = stdin.write(bytes, (error) => {
             if (error === null || error === undefined) running.state.bytesWritten += bytes.length
@@ -39,7 +48,7 @@ const feed = <E, R>(running: RunningProcess, input: Stream.Stream<Uint8Array, E,
           if (!more) yield* running.until(() => !stdin.writableNeedDrain || !writing())
         }
       }))
-    if (!writing()) return
+    if (draining || !writing()) return
     stdin.end()
     yield* running.until(() => state.stdinFinished || !writing())
   })
