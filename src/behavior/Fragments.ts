@@ -114,7 +114,9 @@ export type {
    *   orchestrator sent.
    * - `UnsafeFileName`: a file name that could leave the folder (`..`, a
    *   separator, an absolute path, empty), or a custom-metadata file named
-   *   like the backup file, which would overwrite it.
+   *   like the backup file, which would overwrite it: compared as a
+   *   case-insensitive file system compares names (`A.txt` and `a.txt`, a
+   *   composed and a decomposed `é`), on sending and on downloading.
    * - `Timeout`: no progress for the data channel's timeout.
    * - `SourceFailed`: the stream of a `fromStream` source failed (the dump
    *   tool exited, say); the stream's error is the `cause`.

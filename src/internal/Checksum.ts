@@ -55,3 +55,18 @@ export const fileNameProblem = (name: string): string | undefined => {
   if (name.includes("\0")) return "the file name contains a NUL character"
   return undefined
 }
+
+// Case folded both ways: upper-casing first takes "ß" and "ss" together, and
+// lower-casing after takes the final sigma "ς" and "σ" together.
+const folded = (name: string): string => name.normalize("NFC").toUpperCase().toLowerCase().normalize("NFC")
+
+/**
+ * Whether two file names could be one file in a folder: equal once
+ * NFC-normalised and case-folded, as a case-insensitive file system (macOS,
+ * Windows) or one that normalises names (HFS+) compares them. Written into
+ * one folder, one file would replace the other.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const sameFileName = (a: string, b: string): boolean => a === b || folded(a) === folded(b)

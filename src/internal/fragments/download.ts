@@ -13,6 +13,7 @@ import { randomBytes } from "node:crypto"
 import { join } from "node:path"
 import type { FragmentInformation } from "../../core/Fragment.js"
 import type { FragmentFile } from "../../core/Message.js"
+import { sameFileName } from "../Checksum.js"
 import type { BackupTarget, DataChannel } from "./channel.js"
 import type { CheckedOutput, DownloadError } from "./checkedRestore.js"
 import { checkedPull, ReaderRefused, untilEnd } from "./checkedRestore.js"
@@ -64,7 +65,7 @@ export const downloadFragment = (
     return Effect.gen(function*() {
       const started = yield* Clock.currentTimeMillis
       yield* fs.makeDirectory(folder, { recursive: true })
-      const partials: Array<{ readonly temporary: string; readonly final: string }> = []
+      const partials: Array<{ readonly fileName: string; readonly temporary: string; readonly final: string }> = []
       // Removes what this download wrote unless it completed.
       yield* Effect.addFinalizer((exit) =>
         exit._tag === "Success"
@@ -78,14 +79,15 @@ export const downloadFragment = (
       const consume = (output: CheckedOutput): Effect.Effect<void, PlatformError | ReaderRefused, Scope.Scope> => {
         switch (output._tag) {
           case "FileStarted": {
-            if (output.file === "CUSTOM_METADATA_FILE" && partials.some(({ final }) => final === join(folder, output.fileName))) {
+            const backupFile = partials[0]
+            if (output.file === "CUSTOM_METADATA_FILE" && backupFile !== undefined && sameFileName(backupFile.fileName, output.fileName)) {
+              const named = backupFile.fileName === output.fileName
+                ? "has the name of the backup file"
+                : `has the name of the backup file ${backupFile.fileName} to a case-insensitive file system`
               return Effect.fail(
                 new ReaderRefused({
                   reason: "UnsafeFileName",
-                  problem: {
-                    reason: "the custom-metadata file has the name of the backup file and would overwrite it",
-                    fileName: output.fileName
-                  }
+                  problem: { reason: `the custom-metadata file ${named} and would overwrite it`, fileName: output.fileName }
                 })
               )
             }
@@ -93,7 +95,7 @@ export const downloadFragment = (
             const final = join(folder, output.fileName)
             // A short name of its own: a long (valid) file name plus a suffix could pass the file system's limit.
             const temporary = join(folder, `.bro-partial-${randomBytes(6).toString("hex")}`)
-            partials.push({ temporary, final })
+            partials.push({ fileName: output.fileName, temporary, final })
             return fs.open(temporary, { flag: "w" }).pipe(
               Effect.flatMap((opened) => Effect.sync(() => void (file = opened)))
             )

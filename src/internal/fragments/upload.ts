@@ -14,7 +14,7 @@ import type { FragmentFile } from "../../core/Message.js"
 import { FilePart } from "../../core/Message.js"
 import { idProblem } from "../../core/Registration.js"
 import type { DataChannelError, DataChannelTimeout, FragmentUpload } from "../../transport/OrchestratorTransport.js"
-import { fileNameProblem } from "../Checksum.js"
+import { fileNameProblem, sameFileName } from "../Checksum.js"
 import type { BackupTarget, DataChannel } from "./channel.js"
 import { withTimeout } from "./channel.js"
 import type { FailureFields, TransferFailureReason } from "./errors.js"
@@ -229,10 +229,13 @@ export const sendFragment = (
     const customMetadataFile = fragment.customMetadataFile === undefined
       ? undefined
       : yield* openSource(channel, fragment.customMetadataFile)
-    if (customMetadataFile?.fileName === backupFile.fileName) {
+    if (customMetadataFile !== undefined && sameFileName(customMetadataFile.fileName, backupFile.fileName)) {
+      const named = customMetadataFile.fileName === backupFile.fileName
+        ? `is named ${backupFile.fileName} like the backup file`
+        : `${customMetadataFile.fileName} is named like the backup file ${backupFile.fileName} to a case-insensitive file system`
       return yield* fail(
         "UnsafeFileName",
-        `the custom-metadata file is named ${backupFile.fileName} like the backup file: restored into one folder, one would overwrite the other`
+        `the custom-metadata file ${named}: restored into one folder, one would overwrite the other`
       )
     }
     const information = FragmentInformation.make({
