@@ -300,9 +300,17 @@ export type {
 
 /**
  * Downloads a fragment into `folder` (created if missing). Each file is
- * written under a temporary name in the folder and renamed once the whole
- * fragment has arrived with matching checksums; on any failure or
- * interruption the temporary files are removed.
+ * written under a temporary name in the folder, and moved into place once
+ * the whole fragment has arrived with matching checksums.
+ *
+ * On any failure or interruption, nothing that was in the folder is changed
+ * and nothing of the fragment is left: before anything is moved, every
+ * final path is checked (a folder where a file goes fails the download);
+ * files already there are moved aside and removed only once every new file
+ * is in place, and each step is undone, latest first, if a later one fails.
+ * A custom-metadata file named like the backup file, compared as a
+ * case-insensitive file system compares names (`A.txt` and `a.txt`), is
+ * refused (reason `UnsafeFileName`).
  *
  * @since 0.1.0
  * @category restore

@@ -1,14 +1,14 @@
 /**
  * The download engine: a fragment's checked restore stream written into a
- * folder under temporary names and renamed once all of it checked out, or
- * its backup file given as a byte stream; every failure turned into
- * `FailedToDownload` with its reason.
+ * folder under temporary names and moved into place, in steps that can be
+ * undone, once all of it checked out; or its backup file given as a byte
+ * stream. Every failure is turned into `FailedToDownload` with its reason.
  *
  * @since 0.1.0
  */
 import type { PlatformError } from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
-import { Chunk, Clock, Effect, Option, Scope, Stream } from "effect"
+import { Chunk, Clock, Data, Effect, Option, Scope, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import { join } from "node:path"
 import type { FragmentInformation } from "../../core/Fragment.js"
@@ -34,18 +34,50 @@ export interface DownloadedFragment {
     | undefined
 }
 
+/** A file of the fragment would go where something other than a file is (a folder, a socket). */
+class NotAFile extends Data.TaggedError("NotAFile")<{
+  readonly fileName: string
+  readonly path: string
+  readonly type: FileSystem.File.Type
+}> {}
+
 const downloadFailure = (fragmentId: string, fileName: string | undefined) =>
-(error: DownloadError | PlatformError): FailedToDownload =>
-  error._tag === "ReaderRefused"
-    ? new FailedToDownload({
-      fragmentId,
-      fileName: error.problem.fileName ?? fileName,
-      reason: error.reason,
-      detail: error.problem.reason,
-      status: undefined,
-      cause: undefined
-    })
-    : new FailedToDownload({ fragmentId, fileName, ...channelFailure(error) })
+(error: DownloadError | PlatformError | NotAFile): FailedToDownload => {
+  switch (error._tag) {
+    case "ReaderRefused":
+      return new FailedToDownload({
+        fragmentId,
+        fileName: error.problem.fileName ?? fileName,
+        reason: error.reason,
+        detail: error.problem.reason,
+        status: undefined,
+        cause: undefined
+      })
+    case "NotAFile":
+      return new FailedToDownload({
+        fragmentId,
+        fileName: error.fileName,
+        reason: "FileSystem",
+        detail: `${error.path} exists and is not a file (${error.type}): nothing in the folder was changed`,
+        status: undefined,
+        cause: undefined
+      })
+    default:
+      return new FailedToDownload({ fragmentId, fileName, ...channelFailure(error) })
+  }
+}
+
+// A short name of its own in the folder: a long (valid) file name plus a
+// suffix could pass the file system's limit.
+const temporaryName = (folder: string, kind: "partial" | "aside") =>
+  join(folder, `.bro-${kind}-${randomBytes(6).toString("hex")}`)
+
+/** A downloaded file, complete under its temporary name, and where it goes. */
+interface Placement {
+  readonly fileName: string
+  readonly temporary: string
+  readonly final: string
+}
 
 /**
  * See `Fragments.downloadFragment`.
@@ -62,24 +94,72 @@ export const downloadFragment = (
   Effect.suspend(() => {
     const fs = channel.fileSystem
     let currentName: string | undefined
+
+    // Whether a file is at `final` already; a failure when something else is.
+    const existingFile = (fileName: string, final: string): Effect.Effect<boolean, PlatformError | NotAFile> =>
+      Effect.matchEffect(fs.stat(final), {
+        onFailure: (error) =>
+          error._tag === "SystemError" && error.reason === "NotFound" ? Effect.succeed(false) : Effect.fail(error),
+        onSuccess: (info) =>
+          info.type === "File" ? Effect.succeed(true) : Effect.fail(new NotAFile({ fileName, path: final, type: info.type }))
+      })
+
+    // Moves the new files into place. Every final path is checked first;
+    // files already there are moved aside and removed only once every new
+    // file is in, and each rename is undone, latest first, when a later one
+    // fails: a failure leaves the folder as it was. Not interruptible, so
+    // that a cancel cannot stop it half-way.
+    const moveIntoPlace = (placements: ReadonlyArray<Placement>) =>
+      Effect.gen(function*() {
+        const existing = yield* Effect.forEach(placements, ({ fileName, final }) => existingFile(fileName, final))
+        const undo: Array<{ readonly from: string; readonly to: string }> = []
+        const setAside: Array<string> = []
+        const rename = (from: string, to: string) =>
+          Effect.zipRight(fs.rename(from, to), Effect.sync(() => void undo.unshift({ from: to, to: from })))
+        const renames = Effect.gen(function*() {
+          for (const [index, { fileName, final }] of placements.entries()) {
+            if (existing[index] !== true) continue
+            currentName = fileName
+            const aside = temporaryName(folder, "aside")
+            yield* rename(final, aside)
+            setAside.push(aside)
+          }
+          for (const { fileName, temporary, final } of placements) {
+            currentName = fileName
+            yield* rename(temporary, final)
+          }
+        })
+        yield* Effect.onError(renames, () =>
+          Effect.forEach(undo, ({ from, to }) =>
+            fs.rename(from, to).pipe(
+              Effect.catchAll((error) => Effect.logError(`Could not move ${from} back to ${to} after a failed download`, error))
+            ), { discard: true }))
+        // The download succeeded: a file set aside that cannot be removed is left, not a failure.
+        yield* Effect.forEach(setAside, (aside) =>
+          fs.remove(aside).pipe(
+            Effect.catchAll((error) => Effect.logWarning(`Could not remove ${aside}, the file a download replaced`, error))
+          ), { discard: true })
+      }).pipe(Effect.uninterruptible)
+
     return Effect.gen(function*() {
       const started = yield* Clock.currentTimeMillis
       yield* fs.makeDirectory(folder, { recursive: true })
-      const partials: Array<{ readonly fileName: string; readonly temporary: string; readonly final: string }> = []
-      // Removes what this download wrote unless it completed.
+      const placements: Array<Placement> = []
+      // Removes what this download wrote unless it completed (a file moved into
+      // place and moved back is under its temporary name again).
       yield* Effect.addFinalizer((exit) =>
         exit._tag === "Success"
           ? Effect.void
-          : Effect.forEach(partials, ({ temporary }) => fs.remove(temporary, { force: true }).pipe(Effect.ignore), {
+          : Effect.forEach(placements, ({ temporary }) => fs.remove(temporary, { force: true }).pipe(Effect.ignore), {
             discard: true
           })
       )
       const written = new Map<FragmentFile, { path: string; size: number; checksum: string }>()
       let file: FileSystem.File | undefined
-      const consume = (output: CheckedOutput): Effect.Effect<void, PlatformError | ReaderRefused, Scope.Scope> => {
+      const consume = (output: CheckedOutput): Effect.Effect<void, PlatformError | ReaderRefused | NotAFile, Scope.Scope> => {
         switch (output._tag) {
           case "FileStarted": {
-            const backupFile = partials[0]
+            const backupFile = placements[0]
             if (output.file === "CUSTOM_METADATA_FILE" && backupFile !== undefined && sameFileName(backupFile.fileName, output.fileName)) {
               const named = backupFile.fileName === output.fileName
                 ? "has the name of the backup file"
@@ -93,10 +173,11 @@ export const downloadFragment = (
             }
             currentName = output.fileName
             const final = join(folder, output.fileName)
-            // A short name of its own: a long (valid) file name plus a suffix could pass the file system's limit.
-            const temporary = join(folder, `.bro-partial-${randomBytes(6).toString("hex")}`)
-            partials.push({ fileName: output.fileName, temporary, final })
-            return fs.open(temporary, { flag: "w" }).pipe(
+            const temporary = temporaryName(folder, "partial")
+            // Checked here too, not only before the renames: no need to download a large file for nothing.
+            return existingFile(output.fileName, final).pipe(
+              Effect.zipRight(Effect.sync(() => void placements.push({ fileName: output.fileName, temporary, final }))),
+              Effect.zipRight(fs.open(temporary, { flag: "wx" })),
               Effect.flatMap((opened) => Effect.sync(() => void (file = opened)))
             )
           }
@@ -113,7 +194,7 @@ export const downloadFragment = (
       }
       const next = yield* checkedPull(channel, target, fragment)
       // A loop of Effects rather than of a generator: see `checkedPull`.
-      const drain: Effect.Effect<void, DownloadError | PlatformError, Scope.Scope> = Effect.flatMap(
+      const drain: Effect.Effect<void, DownloadError | PlatformError | NotAFile, Scope.Scope> = Effect.flatMap(
         untilEnd(next),
         Option.match({
           onNone: () => Effect.void,
@@ -121,7 +202,7 @@ export const downloadFragment = (
         })
       )
       yield* drain
-      for (const { temporary, final } of partials) yield* fs.rename(temporary, final)
+      yield* moveIntoPlace(placements)
       const backupFile = written.get("BACKUP_FILE")
       if (backupFile === undefined) return yield* Effect.dieMessage("bro-agent: a verified download has no backup file")
       const millis = (yield* Clock.currentTimeMillis) - started
