@@ -14,6 +14,7 @@ import type { SoftwareVersionFields } from "../core/SoftwareVersion.js"
 import type {
   BackupFragment,
   DownloadedFragment,
+  DownloadStreamOptions,
   FailedToDownload,
   FailedToTransferBackup,
   SentFragment
@@ -79,8 +80,15 @@ export interface RestoreContext extends StageContext {
     fragment: FragmentInformation,
     folder: string
   ) => Effect.Effect<DownloadedFragment, FailedToDownload>
-  /** Downloads a fragment's backup file as bytes; see `Fragments.downloadFragmentStream`. */
-  readonly downloadFragmentStream: (fragment: FragmentInformation) => Stream.Stream<Uint8Array, FailedToDownload>
+  /**
+   * Downloads a fragment's backup file as bytes, its last chunk held back
+   * until the whole fragment checked out; `onCustomMetadata` is given its
+   * custom-metadata file before that chunk. See `Fragments.downloadFragmentStream`.
+   */
+  readonly downloadFragmentStream: <E = never, R = never>(
+    fragment: FragmentInformation,
+    options?: DownloadStreamOptions<E, R>
+  ) => Stream.Stream<Uint8Array, FailedToDownload | E, R>
 }
 
 /**

@@ -13,7 +13,7 @@ import type { Config, ConfigError, Duration, Effect, Scope, Stream } from "effec
 import type { FragmentInformation } from "../core/Fragment.js"
 import type { BackupTarget, DataChannel } from "../internal/fragments/channel.js"
 import * as Channel from "../internal/fragments/channel.js"
-import type { DownloadedFragment } from "../internal/fragments/download.js"
+import type { CustomMetadataFile, DownloadedFragment, DownloadStreamOptions } from "../internal/fragments/download.js"
 import * as Download from "../internal/fragments/download.js"
 import type { TransferFailureReason } from "../internal/fragments/errors.js"
 import { FailedToDownload, FailedToTransferBackup, InvalidDataChannelSettings } from "../internal/fragments/errors.js"
@@ -295,7 +295,30 @@ export type {
    * @since 0.1.0
    * @category models
    */
-  DownloadedFragment
+  DownloadedFragment,
+  /**
+   * A fragment's custom-metadata file as a streaming download hands it to
+   * `onCustomMetadata`: its name, its bytes and its MD5, which matched.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  CustomMetadataFile,
+  /**
+   * Options of {@link downloadFragmentStream}. `onCustomMetadata` is called
+   * once per fragment that checked out, with its custom-metadata file (or
+   * `undefined` when the fragment has none), BEFORE the backup file's last
+   * chunk is handed on: fail it to refuse the fragment (a version the
+   * service cannot take, say), and the consumer never sees a complete file;
+   * the stream then fails with that error. The file is held in memory: at
+   * most 16 MiB (a larger one fails the download with `FailedToDownload`,
+   * reason `InvalidFragment`). Without the option the file is checked and
+   * dropped.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  DownloadStreamOptions
 }
 
 /**
@@ -324,18 +347,26 @@ export const downloadFragment: (
 
 /**
  * Downloads a fragment's backup file as a byte stream, to pipe into a
- * restore tool with no temporary file. The stream ends successfully only
- * once the checksum matched; on a mismatch it fails with
- * `FailedToDownload` instead of ending, so a consumer must treat what it
- * read as unconfirmed until then. The custom-metadata file, if any, is
- * checked and dropped: use {@link downloadFragment} to keep it.
+ * restore tool with no temporary file.
+ *
+ * Verified streaming: the backup file's last chunk, and the stream's end,
+ * are handed on only once the WHOLE fragment checked out: the backup file's
+ * checksum matched, the custom-metadata file's checksum matched, the
+ * orchestrator's stream ended as the protocol says, and `onCustomMetadata`
+ * (see {@link DownloadStreamOptions}) succeeded. Until then one chunk is
+ * held back (memory: one chunk). A consumer that acts as soon as it holds a
+ * complete file, without waiting for the end of its input (`pg_restore`
+ * with a complete archive), therefore never acts on unverified bytes: on
+ * any failure the stream fails with `FailedToDownload` (or with the
+ * callback's error) before the file is complete. No reference agent gives
+ * this guarantee.
  *
  * @since 0.1.0
  * @category restore
  */
-export const downloadFragmentStream: (
+export const downloadFragmentStream: <E = never, R = never>(
   channel: DataChannel,
   target: BackupTarget,
-  fragment: FragmentInformation
-) => Stream.Stream<Uint8Array, FailedToDownload> = Download.downloadFragmentStream
-
+  fragment: FragmentInformation,
+  options?: DownloadStreamOptions<E, R>
+) => Stream.Stream<Uint8Array, FailedToDownload | E, R> = Download.downloadFragmentStream

@@ -81,7 +81,7 @@ export const make = <E, R>(
         softwareVersion: info.softwareVersion,
         fragments: info.fragments,
         downloadFragment: (fragment, folder) => Fragments.downloadFragment(channel, target, fragment, folder),
-        downloadFragmentStream: (fragment) => Fragments.downloadFragmentStream(channel, target, fragment)
+        downloadFragmentStream: (fragment, options) => Fragments.downloadFragmentStream(channel, target, fragment, options)
       }
     }
 

@@ -2,13 +2,14 @@
  * The download engine: a fragment's checked restore stream written into a
  * folder under temporary names and moved into place, in steps that can be
  * undone, once all of it checked out; or its backup file given as a byte
- * stream. Every failure is turned into `FailedToDownload` with its reason.
+ * stream whose last chunk is held back until the whole fragment checked
+ * out. Every failure is turned into `FailedToDownload` with its reason.
  *
  * @since 0.1.0
  */
 import type { PlatformError } from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
-import { Chunk, Clock, Data, Effect, Option, Scope, Stream } from "effect"
+import { Chunk, Clock, Data, Effect, Either, Option, Scope, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import { join } from "node:path"
 import type { FragmentInformation } from "../../core/Fragment.js"
@@ -66,6 +67,10 @@ const downloadFailure = (fragmentId: string, fileName: string | undefined) =>
       return new FailedToDownload({ fragmentId, fileName, ...channelFailure(error) })
   }
 }
+
+// The custom-metadata file arrives after the backup file, whose last chunk
+// waits for it in a streaming download: it is held in memory, so it is bounded.
+const customMetadataLimit = 16 * 1024 * 1024
 
 // A short name of its own in the folder: a long (valid) file name plus a
 // suffix could pass the file system's limit.
@@ -219,28 +224,131 @@ export const downloadFragment = (
   })
 
 /**
+ * See `Fragments.CustomMetadataFile`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CustomMetadataFile {
+  readonly fileName: string
+  readonly bytes: Uint8Array
+  readonly checksum: string
+}
+
+/**
+ * See `Fragments.DownloadStreamOptions`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DownloadStreamOptions<E = never, R = never> {
+  readonly onCustomMetadata?: (file: CustomMetadataFile | undefined) => Effect.Effect<void, E, R>
+}
+
+/**
  * See `Fragments.downloadFragmentStream`.
  *
  * @since 0.1.0
  * @category restore
  */
-export const downloadFragmentStream = (
+export const downloadFragmentStream = <E = never, R = never>(
   channel: DataChannel,
   target: BackupTarget,
-  fragment: FragmentInformation
-): Stream.Stream<Uint8Array, FailedToDownload> =>
+  fragment: FragmentInformation,
+  options: DownloadStreamOptions<E, R> = {}
+): Stream.Stream<Uint8Array, FailedToDownload | E, R> =>
   Stream.suspend(() => {
+    const { onCustomMetadata } = options
     let currentName: string | undefined
-    const backupFileBytes = (outputs: Chunk.Chunk<CheckedOutput>): Chunk.Chunk<Uint8Array> => {
+    // The backup file's latest chunk: handed on only with the next one, or
+    // once the whole fragment checked out.
+    let held: Uint8Array | undefined
+    // The custom-metadata file, kept only for onCustomMetadata.
+    let metadataParts: Array<Uint8Array> = []
+    let metadataSize = 0
+    let metadata: CustomMetadataFile | undefined
+    let ended = false
+
+    const tooLarge = () =>
+      new FailedToDownload({
+        fragmentId: fragment.fragmentId,
+        fileName: currentName,
+        reason: "InvalidFragment",
+        detail: `the custom-metadata file is larger than ${customMetadataLimit} bytes, the most held in memory for onCustomMetadata`,
+        status: undefined,
+        cause: undefined
+      })
+
+    // What a pull hands on: the backup file's chunks but the latest, which
+    // takes the place of the one held before. A plain loop, with no Effect
+    // and no copy per chunk: see `checkedPull`.
+    const release = (outputs: Chunk.Chunk<CheckedOutput>): Either.Either<Chunk.Chunk<Uint8Array>, FailedToDownload> => {
       const bytes: Array<Uint8Array> = []
       for (const output of outputs) {
-        if (output.file !== "BACKUP_FILE") continue
-        if (output._tag === "FileStarted") currentName = output.fileName
-        else if (output._tag === "Bytes") bytes.push(output.bytes)
+        switch (output._tag) {
+          case "FileStarted":
+            currentName = output.fileName
+            break
+          case "Bytes":
+            if (output.file === "BACKUP_FILE") {
+              if (held !== undefined) bytes.push(held)
+              held = output.bytes
+            } else if (onCustomMetadata !== undefined) {
+              metadataSize += output.bytes.length
+              if (metadataSize > customMetadataLimit) return Either.left(tooLarge())
+              metadataParts.push(output.bytes)
+            }
+            break
+          case "FileVerified":
+            if (output.file === "CUSTOM_METADATA_FILE" && onCustomMetadata !== undefined) {
+              const [only] = metadataParts
+              metadata = {
+                fileName: output.fileName,
+                bytes: metadataParts.length === 1 && only !== undefined ? only : Buffer.concat(metadataParts),
+                checksum: output.checksum
+              }
+              metadataParts = []
+            }
+            break
+        }
       }
-      return Chunk.unsafeFromArray(bytes)
+      return Either.right(Chunk.unsafeFromArray(bytes))
     }
+
+    // The stream ended as the protocol says, every checksum matched: the
+    // user's check of the custom-metadata file is the last, then the held
+    // chunk goes.
+    const finish = Effect.suspend(() => {
+      ended = true
+      const rest = held === undefined ? Chunk.empty<Uint8Array>() : Chunk.of(held)
+      held = undefined
+      const file = metadata
+      metadata = undefined
+      return onCustomMetadata === undefined
+        ? Effect.succeed(rest)
+        : Effect.as(Effect.mapError(onCustomMetadata(file), Option.some), rest)
+    })
+
+    const step = (
+      pull: Effect.Effect<Chunk.Chunk<CheckedOutput>, Option.Option<DownloadError>>
+    ): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<FailedToDownload | E>, R> =>
+      Effect.suspend(() =>
+        ended
+          ? Effect.fail(Option.none())
+          : Effect.matchEffect(pull, {
+            onFailure: (error): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<FailedToDownload | E>, R> =>
+              Option.isNone(error)
+                ? finish
+                : Effect.fail(Option.some(downloadFailure(fragment.fragmentId, currentName)(error.value))),
+            onSuccess: (outputs) =>
+              Either.match(release(outputs), {
+                onLeft: (error) => Effect.fail(Option.some(error)),
+                onRight: Effect.succeed
+              })
+          })
+      )
+
     return Stream.unwrapScoped(
-      Effect.map(checkedPull(channel, target, fragment), (pull) => Stream.repeatEffectChunkOption(Effect.map(pull, backupFileBytes)))
-    ).pipe(Stream.mapError((error) => downloadFailure(fragment.fragmentId, currentName)(error)))
+      Effect.map(checkedPull(channel, target, fragment), (pull) => Stream.repeatEffectChunkOption(step(pull)))
+    )
   })
