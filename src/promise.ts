@@ -176,6 +176,21 @@ export interface BackupExecutionContext extends BackupContext {
 }
 
 /**
+ * Options of a download stream. `onCustomMetadata` (it may be `async`) is
+ * called once per fragment that checked out, with its custom-metadata file
+ * (or `undefined` when the fragment has none), before the backup file's
+ * last bytes are handed on; a throw or a rejection destroys the stream with
+ * that error, before the file is complete. See
+ * `Fragments.DownloadStreamOptions`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DownloadStreamOptions {
+  readonly onCustomMetadata?: (file: Fragments.CustomMetadataFile | undefined) => PromiseLike<void> | void
+}
+
+/**
  * Every restore stage: the backup's software version, this agent's
  * fragments, and the downloads. A download still running when the stage
  * ends (or is cancelled) is stopped with it.
@@ -191,10 +206,13 @@ export interface RestoreContext extends Omit<Behavior.RestoreContext, "downloadF
   ) => Promise<Fragments.DownloadedFragment>
   /**
    * A fragment's backup file as a byte stream; see
-   * `Fragments.downloadFragmentStream`. The stream ends only once the
-   * checksum matched; otherwise it is destroyed with `FailedToDownload`.
+   * `Fragments.downloadFragmentStream`. Its last bytes, and its end, come
+   * only once the whole fragment checked out (both checksums, the
+   * orchestrator's end of the stream, `onCustomMetadata`); otherwise it is
+   * destroyed with `FailedToDownload` (or the callback's error) before the
+   * file is complete.
    */
-  readonly downloadFragmentStream: (fragment: Fragment.FragmentInformation) => Readable
+  readonly downloadFragmentStream: (fragment: Fragment.FragmentInformation, options?: DownloadStreamOptions) => Readable
 }
 
 /**
@@ -360,12 +378,22 @@ const executionContext = (
   }
 })
 
+// An async callback as the Effect API's: its rejection (or throw) is the error itself.
+const streamOptions = (options: DownloadStreamOptions | undefined): Fragments.DownloadStreamOptions<unknown> => {
+  const callback = options?.onCustomMetadata
+  if (callback === undefined) return {}
+  return {
+    onCustomMetadata: (file) =>
+      Effect.tryPromise({ try: () => new Promise<void>((resolve) => resolve(callback(file))), catch: (error) => error })
+  }
+}
+
 const restoreContext = (context: Behavior.RestoreContext, { readable, run }: StageOperations): RestoreContext => ({
   ...stageFields(context),
   softwareVersion: context.softwareVersion,
   fragments: context.fragments,
   downloadFragment: (fragment, folder) => run(context.downloadFragment(fragment, folder)),
-  downloadFragmentStream: (fragment) => readable(context.downloadFragmentStream(fragment))
+  downloadFragmentStream: (fragment, options) => readable(context.downloadFragmentStream(fragment, streamOptions(options)))
 })
 
 const cancelContext = (context: Behavior.CancelContext, operations: StageOperations): CancelContext =>
@@ -395,7 +423,8 @@ const stage = <C, P>(
     const readables = new Set<Readable>()
     yield* Effect.addFinalizer(() => Effect.forEach(readables, closed, { discard: true }))
     const readable = (stream: Stream.Stream<Uint8Array, unknown>) => {
-      const opened = Runtime.runSync(runtime, NodeStream.toReadable(stream))
+      // Destroyed with the error itself, not the copy that records the span it failed in.
+      const opened = Runtime.runSync(runtime, NodeStream.toReadable(Stream.mapError(stream, Cause.originalError)))
       readables.add(opened)
       return opened
     }

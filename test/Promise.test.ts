@@ -118,6 +118,86 @@ layerLive(NodeFileSystem.layer)("bro-agent/promise", (it) => {
       expect(yield* fs.readFileString(join(restoreFolder, "dump.json"))).toBe("{\"tables\":1}")
     }))
 
+  it.scoped("hands a download stream's custom-metadata file to an async onCustomMetadata before the stream's last bytes", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* startOrchestrator(yield* tempFolder)
+      const events: Array<string> = []
+      const backupFile = Buffer.alloc(300_000, 1)
+      yield* startAgent(orchestrator.port, {
+        registration: registration("metadata"),
+        executeBackup: (context) =>
+          context.sendFragment({
+            fragmentId: "dump",
+            version: "1",
+            backupFile: { name: "dump.bin", bytes: backupFile },
+            customMetadataFile: { name: "dump.json", bytes: "{\"server\":\"16.4\"}" }
+          }),
+        executeRestore: async (context) => {
+          for (const fragment of context.fragments) {
+            let received = 0
+            const stream = context.downloadFragmentStream(fragment, {
+              onCustomMetadata: async (file) => {
+                await Promise.resolve()
+                events.push(`metadata ${file?.fileName} ${Buffer.from(file?.bytes ?? []).toString()} at ${received}`)
+              }
+            })
+            for await (const chunk of stream) received += (chunk as Buffer).length
+            events.push(`end at ${received}`)
+          }
+        }
+      })
+      yield* awaitAgents(orchestrator, 1)
+      const backup = yield* orchestrator.startAction("DEFAULT", "CREATE_BACKUP", "m1")
+      expect((yield* orchestrator.awaitAction(backup.id)).result).toBe("SUCCESS")
+      const restore = yield* orchestrator.startAction("DEFAULT", "RESTORE", "m1")
+      expect((yield* orchestrator.awaitAction(restore.id)).result).toBe("SUCCESS")
+      expect(events).toHaveLength(2)
+      expect(events[0]).toMatch(/^metadata dump\.json \{"server":"16\.4"\} at \d+$/)
+      expect(Number(events[0]?.split(" at ")[1])).toBeLessThan(backupFile.length)
+      expect(events[1]).toBe(`end at ${backupFile.length}`)
+    }))
+
+  it.scoped("destroys a download stream with the error onCustomMetadata rejected with, whose message fails the stage", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* startOrchestrator(yield* tempFolder)
+      const refused = new Error("made by a newer server")
+      let caught: unknown
+      let received = 0
+      yield* startAgent(orchestrator.port, {
+        registration: registration("refusing"),
+        executeBackup: (context) =>
+          context.sendFragment({
+            fragmentId: "dump",
+            version: "1",
+            backupFile: { name: "dump.bin", bytes: Buffer.alloc(300_000, 1) }
+          }),
+        executeRestore: async (context) => {
+          for (const fragment of context.fragments) {
+            const stream = context.downloadFragmentStream(fragment, {
+              onCustomMetadata: async () => {
+                throw refused
+              }
+            })
+            try {
+              for await (const chunk of stream) received += (chunk as Buffer).length
+            } catch (error) {
+              caught = error
+              throw error
+            }
+          }
+        }
+      })
+      yield* awaitAgents(orchestrator, 1)
+      const backup = yield* orchestrator.startAction("DEFAULT", "CREATE_BACKUP", "r1")
+      expect((yield* orchestrator.awaitAction(backup.id)).result).toBe("SUCCESS")
+      const restore = yield* orchestrator.startAction("DEFAULT", "RESTORE", "r1")
+      const finished = yield* orchestrator.awaitAction(restore.id)
+      expect(caught).toBe(refused)
+      expect(received).toBeLessThan(300_000)
+      expect(finished.result).toBe("FAILURE")
+      expect(finished.progressInfo).toBe("Agent refusing failed at stage EXECUTION: made by a newer server")
+    }))
+
   it.scoped("aborts the running stage's signal on a cancel, stops its transfer, then runs the cancel step and answers", () =>
     Effect.gen(function*() {
       const orchestrator = yield* startOrchestrator(yield* tempFolder)
