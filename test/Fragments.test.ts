@@ -1,4 +1,5 @@
 import { FileSystem } from "@effect/platform"
+import * as Command from "@effect/platform/Command"
 import { expect } from "@effect/vitest"
 import { Chunk, ConfigError, ConfigProvider, Duration, Effect, Fiber, Stream, TestClock } from "effect"
 import { join } from "node:path"
@@ -172,6 +173,37 @@ layerPerTest(inMemoryLayer())("sending a fragment", (it) => {
       })
       const upload = yield* orchestrator.nextUpload
       expect(upload.outcome).toBe("cancelled")
+    }))
+
+  it.scoped("sends a command's stdout as the backup file, with no temporary file", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* InMemoryOrchestrator
+      const sent = yield* Fragments.sendFragment(yield* channel, target, {
+        fragmentId: "dump",
+        version: "1.0",
+        backupFile: Fragments.fromCommand("dump.sql", Command.make("sh", "-c", "printf 'Hello '; printf 'World!'"), { size: 12 })
+      })
+      const upload = yield* orchestrator.nextUpload
+      expect(upload.outcome).toBe("finished")
+      expect(contents(upload.messages).join("")).toBe("Hello World!")
+      expect(sent.fragment.sizeInBytes).toBe("12")
+      expect(sent.backupFile).toEqual({ fileName: "dump.sql", size: 12, checksum: md5Of(Buffer.from("Hello World!")) })
+    }))
+
+  it.scoped("fails the fragment as SourceFailed, with the exit status and the end of stderr, when the command exits non-zero", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* InMemoryOrchestrator
+      const error = yield* Effect.flip(Fragments.sendFragment(yield* channel, target, {
+        fragmentId: "dump",
+        version: "1.0",
+        backupFile: Fragments.fromCommand("dump.sql", Command.make("sh", "-c", "printf partial; echo oops >&2; exit 3"))
+      }))
+      expect(error.reason).toBe("SourceFailed")
+      expect(error.detail).toContain("status 3")
+      expect(error.detail).toMatch(/oops$/)
+      expect(error.cause).toMatchObject({ _tag: "CommandFailed", reason: "ExitCode", exitCode: 3, stderr: "oops" })
+      // Cancelled, not finished: the orchestrator keeps no half dump.
+      expect((yield* orchestrator.nextUpload).outcome).toBe("cancelled")
     }))
 
   for (const fragmentId of ["", "a/b", ".."]) {

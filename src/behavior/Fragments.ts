@@ -8,6 +8,7 @@
  *
  * @since 0.1.0
  */
+import type * as Command from "@effect/platform/Command"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type { Config, ConfigError, Duration, Effect, Scope, Stream } from "effect"
 import type { FragmentInformation } from "../core/Fragment.js"
@@ -23,6 +24,7 @@ import * as FragmentSettings from "../internal/fragments/settings.js"
 import type { BackupFragment, FileSource, SentFragment } from "../internal/fragments/upload.js"
 import * as Upload from "../internal/fragments/upload.js"
 import type { OrchestratorTransport } from "../transport/OrchestratorTransport.js"
+import * as Commands from "./Commands.js"
 
 // The declarations live with the engines that use them
 // (`internal/fragments`), so that the internal modules never import this
@@ -86,6 +88,28 @@ export const fromStream = <E>(
   stream: Stream.Stream<Uint8Array, E>,
   options: { readonly size?: number } = {}
 ): FileSource => ({ _tag: "Stream", name, stream, size: options.size })
+
+/**
+ * A command's stdout (`pg_dump -Fc`, `tar -c`), sent under `name` as it is
+ * produced, with no temporary file; the command runs when the fragment is
+ * sent (see `Commands.stdout`). A non-zero exit fails the fragment
+ * (`FailedToTransferBackup`, reason `SourceFailed`, `cause` the
+ * `CommandFailed`, `detail` with the status and the end of stderr), and the
+ * call is cancelled, so the orchestrator keeps no half file; a failure or a
+ * cancel of the send stops the process. `size`, when known, is sent as for
+ * {@link fromStream}.
+ *
+ * @since 0.1.0
+ * @category sources
+ */
+export const fromCommand = (
+  name: string,
+  command: Command.Command,
+  options: Commands.CommandOptions & { readonly size?: number } = {}
+): FileSource => {
+  const { size, ...commandOptions } = options
+  return fromStream(name, Commands.stdout(command, commandOptions), size === undefined ? {} : { size })
+}
 
 // ---------------------------------------------------------------------------
 // Errors
