@@ -1,10 +1,12 @@
 /**
  * Fragments on the data channel: sending one during a backup (from a file,
- * from bytes, or from a byte `Stream` such as a database dump, with no
- * temporary file), and downloading one during a restore (into a folder, or
- * as a byte `Stream`). Checksums are computed as the bytes pass; memory
- * holds a few chunks whatever the fragment's size; every file handle and
- * call is scoped, so an interruption (a cancel) closes them.
+ * from bytes, from a byte `Stream` or a command's stdout such as a database
+ * dump, with no temporary file), and downloading one during a restore (into
+ * a folder, changing nothing there on a failure, or as a byte `Stream`
+ * whose last chunk waits until the whole fragment checked out). Checksums
+ * are computed as the bytes pass; memory holds a few chunks whatever the
+ * fragment's size; every file handle and call is scoped, so an
+ * interruption (a cancel) closes them.
  *
  * @since 0.1.0
  */
