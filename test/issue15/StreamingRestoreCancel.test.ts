@@ -15,6 +15,7 @@ import * as Fragments from "../../src/behavior/Fragments.js"
 import type { OrchestratorEvent } from "../../orchestrator/Model.js"
 import { behaviorWith } from "../support/agentHarness.js"
 import { layerLive } from "../support/layers.js"
+import { exists, pidsIn, unhandledErrors } from "./CommandsSupport.js"
 import { awaitAgents, registration, startAgent, startOrchestrator, tempFolder } from "../support/orchestratorHarness.js"
 
 const rounds = 20
@@ -24,17 +25,6 @@ const agentId = "restoring-agent"
 // Reads 64 KiB at most every 2 ms (32 MB/s at best): the fragment takes at least
 // half a second to restore, so every cancel below lands while bytes still flow.
 const slowReader = "binmode STDIN; while (sysread(STDIN, my $chunk, 65536)) { select(undef, undef, undef, 0.002) }"
-
-/** Whether a process with this id (or, negative, a process of this group) exists. */
-const exists = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ESRCH") return false
-    throw error
-  }
-}
 
 const actionOf = (event: OrchestratorEvent) =>
   "actionId" in event ? event.actionId : "action" in event ? event.action.id : undefined
@@ -47,19 +37,7 @@ layerLive(NodeContext.layer)("a streaming restore cancelled at a random moment",
       const pidFile = join(work, "pids")
       yield* fs.writeFileString(pidFile, "")
 
-      const unhandled: Array<unknown> = []
-      const count = (error: unknown) => void unhandled.push(error)
-      yield* Effect.acquireRelease(
-        Effect.sync(() => {
-          process.on("uncaughtException", count)
-          process.on("unhandledRejection", count)
-        }),
-        () =>
-          Effect.sync(() => {
-            process.off("uncaughtException", count)
-            process.off("unhandledRejection", count)
-          })
-      )
+      const unhandled = yield* unhandledErrors
 
       // The consumer notes its pid (exec keeps it) before it reads.
       const consumer = Command.make("sh", "-c", `echo $$ >> "$0"; exec perl -e '${slowReader}'`, pidFile)
@@ -87,8 +65,8 @@ layerLive(NodeContext.layer)("a streaming restore cancelled at a random moment",
       for (let round = 1; round <= rounds; round++) {
         const restore = yield* orchestrator.startAction("DEFAULT", "RESTORE", "big")
         // The consumer of this round is running (it wrote its pid): bytes are flowing.
-        yield* fs.readFileString(pidFile).pipe(
-          Effect.filterOrFail((text) => text.split("\n").length > round),
+        yield* pidsIn(pidFile).pipe(
+          Effect.filterOrFail((pids) => pids.length === round),
           Effect.retry(Schedule.spaced("10 millis"))
         )
         // Only provokes different interleavings; nothing below depends on it.
@@ -109,7 +87,7 @@ layerLive(NodeContext.layer)("a streaming restore cancelled at a random moment",
         expect(answers, `round ${round}: the cancel is answered`).toMatchObject([{ agentId, success: true }])
 
         expect((yield* orchestrator.agents).map((agent) => agent.agentId), `round ${round}`).toContain(agentId)
-        const pids = (yield* fs.readFileString(pidFile)).split("\n").filter((line) => line !== "").map(Number)
+        const pids = yield* pidsIn(pidFile)
         expect(pids, `round ${round}: one consumer per round`).toHaveLength(round)
         for (const pid of pids) {
           expect(exists(pid), `round ${round}: consumer ${pid} is gone`).toBe(false)
