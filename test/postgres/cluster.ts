@@ -142,6 +142,12 @@ const start = Effect.gen(function*() {
   yield* asServer(join(binaries, "initdb"), [
     "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"
   ])
+  // Trust for every role but `secured`, which must give its password: for the
+  // test of a password handed to the tools.
+  yield* fs.writeFileString(
+    join(data, "pg_hba.conf"),
+    ["local all all trust", "host all secured 127.0.0.1/32 scram-sha-256", "host all all 127.0.0.1/32 trust", ""].join("\n")
+  )
   const pgCtl = join(binaries, "pg_ctl")
   // Registered before the start, so that a start that half worked (the server
   // up, pg_ctl's wait failing) is stopped too.
