@@ -257,9 +257,12 @@ export interface AgentUnderTest<R = never> {
  * @since 0.1.0
  * @category constructors
  */
-export const agent = <R = never>(
-  run: Effect.Effect<unknown, unknown, OrchestratorTransport | FileSystem.FileSystem | R>
-): AgentUnderTest<R> => ({ _tag: "AgentUnderTest", run })
+export const agent = <R>(
+  run: Effect.Effect<unknown, unknown, R>
+): AgentUnderTest<Exclude<R, OrchestratorTransport | FileSystem.FileSystem>> => ({
+  _tag: "AgentUnderTest",
+  run: run as Effect.Effect<unknown, unknown, OrchestratorTransport | FileSystem.FileSystem | Exclude<R, OrchestratorTransport | FileSystem.FileSystem>>
+})
 
 /**
  * What a kit function puts to the test.
@@ -528,7 +531,11 @@ const runSettings = (
   function: fn,
   sequence,
   clock: decoded.clock,
-  answerTimeout: Duration.decode(decoded.answerTimeout ?? "10 seconds"),
+  // A stalled transfer ends only after the agent's data-channel timeout: the answer may take that long more.
+  answerTimeout: Duration.sum(
+    Duration.decode(decoded.answerTimeout ?? "10 seconds"),
+    stall ? Duration.decode(options.agent?.dataChannelTimeout ?? stallTimeout) : Duration.zero
+  ),
   settle: Duration.decode(decoded.settle ?? "25 millis"),
   apiVersion: decoded.apiVersion,
   agent: stall && options.agent?.dataChannelTimeout === undefined && decoded.clock !== "test"
@@ -887,7 +894,10 @@ export const conformance = <E, R>(
           fragments: [],
           chunkSize: 64 * 1024
         }))
-        record(name, { answers: [...result.answersBefore, ...result.answersUnasked, ...result.backupAfter.answers], violations: result.violations })
+        record(name, {
+          answers: [...result.answersBefore, ...result.answersUnasked, ...(result.backupAfter?.answers ?? [])],
+          violations: result.violations
+        })
       }
     }
     return new ConformanceReport({

@@ -1,4 +1,4 @@
-import { expect, it, layer } from "@effect/vitest"
+import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { AgentBehavior, Fragments } from "bro-agent"
 import { Testing } from "bro-agent/testing"

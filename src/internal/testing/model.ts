@@ -42,6 +42,8 @@ export class Answer extends Data.Class<{
  * - `NothingWrittenOutsideRestoreFolder`: a restore wrote (through the
  *   `FileSystem` or a download) outside the restore folder and the
  *   temporary folders it made.
+ * - `RegistersAgain`: after the orchestrator went away mid-action, the
+ *   agent did not register again (its cancel step never returned, say).
  * - `UploadsFollowTheProtocol`: an upload BRO would abort (metadata, order,
  *   a checksum that differs), or one half-closed, not cancelled, after its
  *   stage was cancelled (BRO would keep a truncated fragment).
@@ -54,6 +56,7 @@ export type Rule =
   | "NoFileLeftOpen"
   | "NoCallLeftOpen"
   | "NothingWrittenOutsideRestoreFolder"
+  | "RegistersAgain"
   | "UploadsFollowTheProtocol"
 
 /**
@@ -246,8 +249,8 @@ export class ReconnectResult extends Data.Class<{
   readonly registrations: number
   /** Answers written on the new stream before any question was asked there. */
   readonly answersUnasked: ReadonlyArray<Answer>
-  /** A whole backup run on the new stream. */
-  readonly backupAfter: BackupResult
+  /** A whole backup run on the new stream; none when the agent did not register again. */
+  readonly backupAfter: BackupResult | undefined
   readonly violations: ReadonlyArray<Violation>
 }> {}
 

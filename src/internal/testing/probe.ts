@@ -205,10 +205,14 @@ export const make: Effect.Effect<Probe, never, FileSystem.FileSystem> = Effect.g
             })
           )
           const fault = yield* Ref.get(downloadFault)
-          return inner.openDownload(request, options).pipe(
-            (served) => applyDownloadFault(served, fault, record),
-            Stream.tapError(() => Effect.sync(() => void (record.outcome = "failed")))
-          )
+          // The idle timeout goes after the fault, so that a stall is timed as the gRPC transport times it.
+          const served = applyDownloadFault(inner.openDownload(request), fault, record)
+          const idleTimeout = options?.idleTimeout
+          return (idleTimeout === undefined ? served : Stream.timeoutFail(
+            served,
+            () => new DataChannelTimeout({ waitingFor: "the orchestrator's next chunk", after: idleTimeout }),
+            idleTimeout
+          )).pipe(Stream.tapError(() => Effect.sync(() => void (record.outcome = "failed"))))
         })),
     })
 

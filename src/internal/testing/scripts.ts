@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Cause, Deferred, Effect, Exit, Option } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Option } from "effect"
 import { join, relative, resolve, sep } from "node:path"
 import type { Action, Stage } from "../../core/Action.js"
 import { FragmentInformation } from "../../core/Fragment.js"
@@ -471,14 +471,19 @@ export const reconnect = (plan: ReconnectPlan) => (session: Session) =>
     const answersBefore = yield* session.answers
     yield* session.endControl(plan.status, "The orchestrator went away (a test)")
     const registered = yield* session.awaitRegistration.pipe(Effect.orDie)
-    if (!registered) yield* session.violation("ExactlyOneAnswerPerStage", "the agent did not register again")
+    if (!registered) {
+      yield* session.violation(
+        "RegistersAgain",
+        `the agent did not register again within ${Duration.format(session.settings.answerTimeout)}`
+      )
+    }
     yield* session.probe.setUploadFault(undefined)
     yield* session.probe.setDownloadFault(undefined)
     yield* session.settle
     const unasked = (yield* session.answers).slice(answersBefore.length)
     yield* session.checkOpen("after the agent registered again")
     const uploads = (yield* session.probe.uploads).length
-    const backupAfter = yield* backup(
+    const backupAfter = !registered ? undefined : yield* backup(
       { backupName: `${plan.backupName}-after`, backupType: plan.backupType, stages: undefined, cancel: undefined, fault: undefined },
       { answers: answersBefore.length + unasked.length, uploads }
     )(session)
