@@ -4,16 +4,19 @@
  * Written the way we suggest users write theirs: every stage is an Effect,
  * failures are typed, and nothing is held in memory but a few chunks.
  *
- * Restore downloads every fragment before touching anything it does not
- * replace, and only then removes the files the backup does not hold, so a
- * failed restore leaves the folder's other files as they were.
+ * Restore downloads every fragment, each into a sub-folder of its own in a
+ * staging folder of a unique name (`.bro-restore-*`, inside the folder, so
+ * that a file is moved in by a rename), before touching the folder; only then
+ * does it move the files in and remove those the backup does not hold. A
+ * failed download leaves the folder as it was, and the staging folder is
+ * removed on every exit: success, failure or cancel.
  *
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import { AgentBehavior, Fragments } from "bro-agent"
 import { Effect } from "effect"
-import { join } from "node:path"
+import { basename, join } from "node:path"
 
 /**
  * @since 0.1.0
@@ -30,6 +33,11 @@ export interface FolderAgentOptions {
 }
 
 const fragmentVersion = "1.0"
+
+// The custom-metadata file's name: never the backup file's own, also on a
+// file system that ignores case (a fragment's two files must differ).
+const metadataFileName = (file: string) =>
+  file.normalize("NFC").toLowerCase() === "fragment.json" ? "fragment-information.json" : "fragment.json"
 
 /**
  * The agent's behaviour.
@@ -80,7 +88,10 @@ export const folderAgent = (
               version: fragmentVersion,
               customInformation: { file: name },
               backupFile: Fragments.fromPath(join(options.folder, name)),
-              customMetadataFile: Fragments.fromBytes(`${name}.meta.json`, JSON.stringify({ file: name, agent: options.agentId }))
+              customMetadataFile: Fragments.fromBytes(
+                metadataFileName(name),
+                JSON.stringify({ file: name, agent: options.agentId })
+              )
             })),
             { concurrency: 2 }
           )
@@ -97,32 +108,43 @@ export const folderAgent = (
       },
 
       executeRestore: (context) =>
-        Effect.gen(function*() {
-          const staging = join(options.folder, `.restore-${context.backupName.replace(/[^\w-]/g, "_")}`)
-          yield* fs.remove(staging, { recursive: true, force: true }).pipe(Effect.ignore)
-          // Everything is downloaded (and checked) before the folder is touched.
-          const downloaded = yield* Effect.forEach(context.fragments, (fragment) =>
-            context.downloadFragment(fragment, staging), { concurrency: 2 })
-          const restored = new Set(downloaded.map((fragment) => fragment.backupFile.path.slice(staging.length + 1)))
-          const move = Effect.gen(function*() {
-            for (const name of restored) yield* fs.rename(join(staging, name), join(options.folder, name))
+        Effect.scoped(Effect.gen(function*() {
+          // A folder of a name no user file can have, removed on every exit.
+          const staging = yield* Effect.acquireRelease(
+            fs.makeTempDirectory({ directory: options.folder, prefix: ".bro-restore-" }).pipe(
+              Effect.mapError((error) =>
+                new AgentBehavior.StageFailure({ message: `Cannot restore into ${options.folder}: ${error.message}`, cause: error })
+              )
+            ),
+            (path) => fs.remove(path, { recursive: true, force: true }).pipe(Effect.ignore)
+          )
+          // Everything is downloaded (and checked) before the folder is touched,
+          // each fragment into a folder of its own: the files of two fragments
+          // never meet, whatever their names.
+          const downloaded = yield* Effect.forEach(
+            context.fragments,
+            (fragment, index) => context.downloadFragment(fragment, join(staging, String(index))),
+            { concurrency: 2 }
+          )
+          const restored = new Map<string, string>()
+          for (const fragment of downloaded) {
+            const name = basename(fragment.backupFile.path)
+            if (restored.has(name)) {
+              return yield* new AgentBehavior.StageFailure({ message: `Backup ${context.backupName} holds ${name} twice` })
+            }
+            restored.set(name, fragment.backupFile.path)
+          }
+          yield* Effect.gen(function*() {
+            for (const [name, path] of restored) yield* fs.rename(path, join(options.folder, name))
             for (const name of yield* listFiles) if (!restored.has(name)) yield* fs.remove(join(options.folder, name))
-            yield* fs.remove(staging, { recursive: true })
-          })
-          yield* move.pipe(
+          }).pipe(
             Effect.mapError((error) =>
-              error._tag === "StageFailure" ? error : new AgentBehavior.StageFailure({ message: `Cannot restore into ${options.folder}: ${error.message}`, cause: error })
+              error._tag === "StageFailure"
+                ? error
+                : new AgentBehavior.StageFailure({ message: `Cannot restore into ${options.folder}: ${error.message}`, cause: error })
             )
           )
           return `Restored ${restored.size} files into ${options.folder}`
-        }).pipe(
-          // A failed restore leaves no staging folder behind.
-          Effect.onError(() =>
-            fs.remove(join(options.folder, `.restore-${context.backupName.replace(/[^\w-]/g, "_")}`), {
-              recursive: true,
-              force: true
-            }).pipe(Effect.ignore)
-          )
-        )
+        }))
     }
   })
