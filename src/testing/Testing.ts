@@ -265,17 +265,26 @@ export const agent = <R>(
 })
 
 /**
- * What a kit function puts to the test.
+ * What a kit function puts to the test: a behaviour, an Effect that builds
+ * one (built for each run with the kit's `FileSystem`, so that the files a
+ * behaviour opens and writes through the one it took at construction are
+ * seen too, as with the examples' `folderAgent(options)`), or an
+ * {@link AgentUnderTest}.
  *
  * @since 0.1.0
  * @category models
  */
-export type Subject<E, R> = AgentBehavior<E, R> | AgentUnderTest<R>
+export type Subject<E, R> =
+  | AgentBehavior<E, R>
+  | AgentUnderTest<R>
+  | Effect.Effect<AgentBehavior<E, R>, unknown, R | FileSystem.FileSystem>
 
-const subjectOf = <E, R>(subject: Subject<E, R>): Driver.Subject<E, R> =>
-  "_tag" in subject && subject._tag === "AgentUnderTest"
+const subjectOf = <E, R>(subject: Subject<E, R>): Driver.Subject<E, R> => {
+  if (Effect.isEffect(subject)) return { _tag: "BehaviorEffect", make: subject }
+  return "_tag" in subject && subject._tag === "AgentUnderTest"
     ? { _tag: "Custom", run: subject.run }
     : { _tag: "Behavior", behavior: subject as AgentBehavior<E, R> }
+}
 
 // ---------------------------------------------------------------------------
 // Fragments to serve

@@ -55,6 +55,7 @@ export class DefaultClock extends Context.Reference<DefaultClock>()("bro-agent/t
  */
 export type Subject<E, R> =
   | { readonly _tag: "Behavior"; readonly behavior: AgentBehavior<E, R> }
+  | { readonly _tag: "BehaviorEffect"; readonly make: Effect.Effect<AgentBehavior<E, R>, unknown, R | FileSystem.FileSystem> }
   | {
     readonly _tag: "Custom"
     readonly run: Effect.Effect<unknown, unknown, OrchestratorTransport | FileSystem.FileSystem | R>
@@ -252,11 +253,13 @@ const runScoped = <A, E, R, E2, R2>(
 
     const ended = yield* Ref.make<Option.Option<Exit.Exit<unknown, unknown>>>(Option.none())
     const behaviorRun: Effect.Effect<unknown, unknown, R | OrchestratorTransport | FileSystem.FileSystem | Scope.Scope> =
-      subject._tag === "Behavior"
+      subject._tag !== "Custom"
         ? Effect.gen(function*() {
-          const registration = yield* Registration.make(subject.behavior.registration)
-          const behavior = settings.apiVersion === undefined ? subject.behavior : {
-            ...subject.behavior,
+          // Built here, so that the FileSystem it takes is the kit's, which sees every file it opens and writes.
+          const own = subject._tag === "Behavior" ? subject.behavior : yield* subject.make
+          const registration = yield* Registration.make(own.registration)
+          const behavior = settings.apiVersion === undefined ? own : {
+            ...own,
             registration: Registration.RegistrationInformation.make({ ...registration, apiVersion: settings.apiVersion })
           }
           const agent = yield* Agent.start(behavior, { acknowledgeTimeout: 0, ...settings.agent })
