@@ -9,7 +9,8 @@ const source = (path: string) => fileURLToPath(new URL(path, import.meta.url))
 export const alias = [
   { find: /^bro-agent$/, replacement: source("./src/index.ts") },
   { find: /^bro-agent\/orchestrator$/, replacement: source("./orchestrator/index.ts") },
-  { find: /^bro-agent\/promise$/, replacement: source("./src/promise.ts") }
+  { find: /^bro-agent\/promise$/, replacement: source("./src/promise.ts") },
+  { find: /^bro-agent\/testing$/, replacement: source("./src/testing.ts") }
 ]
 
 export default defineConfig({

@@ -2,8 +2,9 @@
 # The package as a user installs it. Packs the tarball, installs only it and
 # the peers the README's install line names into a fresh app, then checks:
 # one copy of Effect; nothing under internal/ importable; every export, the
-# bin and the source maps resolve; a small agent, a small orchestrator client
-# and a small promise agent type-check against the three entry points with
+# bin and the source maps resolve; a small agent, a small orchestrator client,
+# a small promise agent and a small test-kit run type-check against the four
+# entry points with
 # `strict`, `skipLibCheck: false` and no DOM lib; and the packed `bro-agent
 # orchestrator` backs up and restores two agents, the compiled one and the
 # plain JavaScript example on `bro-agent/promise`, through the packed
@@ -73,7 +74,7 @@ tarballs=("$work/pack"/*.tgz)
 tarball="${tarballs[0]}"
 
 say "installing $(basename "$tarball") ${peers[*]} into a fresh app"
-cp "$fixtures"/{package.json,tsconfig.json,agent.ts,orchestrator.ts,promise.ts} "$root/examples/promise-agent.mjs" "$app/"
+cp "$fixtures"/{package.json,tsconfig.json,agent.ts,orchestrator.ts,promise.ts,testing.ts} "$root/examples/promise-agent.mjs" "$app/"
 (cd "$app" && npm install --no-audit --no-fund "$tarball" "${peers[@]}" typescript@~5.9.3 @types/node@^20 \
   >"$work/install.log" 2>&1) || { show "npm install" "$work/install.log"; fail "npm install failed"; }
 
@@ -95,7 +96,13 @@ grep -q ERR_PACKAGE_PATH_NOT_EXPORTED <<<"$internal" ||
 say "the entry points load; bro-agent/internal/* is not exported"
 
 (cd "$app" && npx --no-install tsc -p . >"$work/tsc.log" 2>&1) || { show "tsc" "$work/tsc.log"; fail "the app does not type-check"; }
-say "agent.ts, orchestrator.ts and promise.ts type-check (strict, skipLibCheck false, lib ES2022, types node)"
+say "agent.ts, orchestrator.ts, promise.ts and testing.ts type-check (strict, skipLibCheck false, lib ES2022, types node)"
+
+# The test kit, as a user's test runs it: a backup and a restore of the
+# compiled check agent's behaviour, from the packed bro-agent/testing.
+(cd "$app" && node build/testing.js) >"$work/testing.log" 2>&1 || { show "testing.js" "$work/testing.log"; fail "the test kit's run failed"; }
+grep -q '^testing: passed$' "$work/testing.log" || { show "testing.js" "$work/testing.log"; fail "testing.js did not pass"; }
+say "bro-agent/testing backs up and restores a behaviour from the packed package"
 
 # The bin itself rather than `npx bro-agent`: npm exec does not pass SIGTERM
 # on, so the orchestrator would outlive the check.
