@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url"
 import { configDefaults, defineConfig } from "vitest/config"
+import { quietLog } from "./test/support/quietLogs.js"
 
 // The examples import the package by its name, as a user's code does; in the
 // tests that name means the sources (tsconfig.json's `paths` says the same to
@@ -19,6 +20,8 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     // The PostgreSQL suite needs a PostgreSQL installation: `npm run test:postgres`.
     exclude: [...configDefaults.exclude, "test/postgres/**"],
+    // Effect's log lines below TEST_LOG_LEVEL (default Error) stay off the output.
+    onConsoleLog: quietLog,
     testTimeout: 30_000,
     hookTimeout: 30_000
   }

@@ -11,7 +11,7 @@
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type { ConfigError, Scope } from "effect"
-import { Context, Duration, Effect, Fiber, Layer, Schedule, Stream, SubscriptionRef } from "effect"
+import { Config, Context, Duration, Effect, Fiber, Layer, Logger, LogLevel, Option, Schedule, Stream, SubscriptionRef } from "effect"
 import type { AgentBehavior } from "./behavior/AgentBehavior.js"
 import * as Fragments from "./behavior/Fragments.js"
 import * as Registration from "./core/Registration.js"
@@ -74,13 +74,23 @@ export type {
    */
   AgentStatus,
   /**
-   * The agent's link with the orchestrator: connecting, registered, waiting
-   * to reconnect, or stopped.
+   * The agent's link with the orchestrator: connecting (with the last failed
+   * attempt to reach it, if any), registered, waiting to reconnect, or
+   * stopped.
    *
    * @since 0.1.0
    * @category models
    */
-  Connection
+  Connection,
+  /**
+   * The last failed attempt to reach the orchestrator: the address, the
+   * cause (`connect ECONNREFUSED ...`), its code, when, and how many failed
+   * in a row.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  ConnectionFailure
 } from "./internal/agent/status.js"
 
 /**
@@ -138,7 +148,25 @@ export interface AgentOptions {
    * `AGENT_DATA_CHANNEL_TIMEOUT_SECS` from the environment, else 30 s.
    */
   readonly dataChannelTimeout?: Duration.DurationInput
+  /**
+   * The least severe log level the agent logs at (its own lines and those of
+   * its steps). Default: `AGENT_LOG_LEVEL` from the environment (`All`,
+   * `Trace`, `Debug`, `Info`, `Warning`, `Error`, `Fatal`, `None`), else the
+   * level of the Effect that starts the agent (Effect's default: `Info`).
+   */
+  readonly logLevel?: LogLevel.Literal
 }
+
+/**
+ * The environment variable of the agent's log level; see
+ * {@link AgentOptions.logLevel}.
+ *
+ * @since 0.1.0
+ * @category configuration
+ */
+export const logLevelConfig: Config.Config<Option.Option<LogLevel.LogLevel>> = Config.option(
+  Config.logLevel("AGENT_LOG_LEVEL")
+)
 
 /**
  * A started agent: what `start` returns and the {@link RunningAgent} service
@@ -184,7 +212,8 @@ export type StartError =
  * Starts an agent in the current scope and returns at once. Invalid
  * registration information fails here, before any connection. Closing the
  * scope stops the agent: the control stream is closed, running steps and
- * transfers are interrupted, and it does not register again.
+ * transfers are interrupted, and it does not register again. An agent that
+ * ends by itself logs its {@link AgentError} once, as an error.
  *
  * @since 0.1.0
  * @category running
@@ -192,6 +221,16 @@ export type StartError =
 export const start = <E, R>(
   behavior: AgentBehavior<E, R>,
   options: AgentOptions = {}
+): Effect.Effect<
+  RunningAgentService,
+  StartError,
+  OrchestratorTransport | FileSystem.FileSystem | Scope.Scope | R
+> => startAgent(behavior, options, true)
+
+const startAgent = <E, R>(
+  behavior: AgentBehavior<E, R>,
+  options: AgentOptions,
+  logEnd: boolean
 ): Effect.Effect<
   RunningAgentService,
   StartError,
@@ -209,12 +248,22 @@ export const start = <E, R>(
       connection: { _tag: "Connecting", apiVersion: registration.apiVersion },
       action: undefined
     })
+    const logLevel = options.logLevel === undefined
+      ? yield* logLevelConfig
+      : Option.some(LogLevel.fromLiteral(options.logLevel))
     const steps = yield* StepRunner.make(behavior, channel)
-    const fiber = yield* Effect.forkScoped(Session.run({
+    const session = Session.run({
       registration,
       acknowledgeTimeout: Duration.decode(options.acknowledgeTimeout ?? "10 seconds"),
       reconnect: { ...defaultReconnect, ...options.reconnect }
-    }, status, steps))
+    }, status, steps).pipe(
+      // `run` hands the error to its caller, who reports it; an agent
+      // started otherwise may never be joined, so it says how it ended.
+      (self) => logEnd ? Effect.tapError(self, (error) => Effect.logError(error.message)) : self,
+      Effect.annotateLogs({ agentId }),
+      (self) => Option.isSome(logLevel) ? Logger.withMinimumLogLevel(self, logLevel.value) : self
+    )
+    const fiber = yield* Effect.forkScoped(session)
     return {
       agentId,
       status: SubscriptionRef.get(status),
@@ -226,7 +275,8 @@ export const start = <E, R>(
 
 /**
  * Runs an agent until it is interrupted, or until it ends by itself with an
- * {@link AgentError}.
+ * {@link AgentError}, which it returns without logging it: its caller
+ * reports it (`NodeRuntime.runMain` logs it once).
  *
  * @since 0.1.0
  * @category running
@@ -238,7 +288,7 @@ export const run = <E, R>(
   never,
   AgentError | StartError,
   OrchestratorTransport | FileSystem.FileSystem | R
-> => Effect.scoped(Effect.flatMap(start(behavior, options), (agent) => agent.join))
+> => Effect.scoped(Effect.flatMap(startAgent(behavior, options, false), (agent) => agent.join))
 
 /**
  * Starts an agent, as {@link start} does, when the Layer is built, and

@@ -8,6 +8,8 @@
 /** @since 0.1.0 */
 export * as Agent from "./Agent.js"
 /** @since 0.1.0 */
+export * as AgentMetrics from "./AgentMetrics.js"
+/** @since 0.1.0 */
 export * as AgentBehavior from "./behavior/AgentBehavior.js"
 /** @since 0.1.0 */
 export * as Commands from "./behavior/Commands.js"
@@ -27,6 +29,8 @@ export * as SoftwareVersion from "./core/SoftwareVersion.js"
 /** @since 0.1.0 */
 export * as Status from "./core/Status.js"
 
+/** @since 0.1.0 */
+export * as Health from "./Health.js"
 /** @since 0.1.0 */
 export * as GrpcTransport from "./transport/GrpcTransport.js"
 /** @since 0.1.0 */

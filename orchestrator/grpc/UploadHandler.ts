@@ -193,6 +193,13 @@ export const layer: Layer.Layer<
               yield* job.failFragment(request.agentId, `Fragment ${Quote.quote(fragmentId)} failed: ${reason}`)
             }
             yield* answer("ABORTED", reason)
+            // An upload its agent cancelled (its backup was cancelled) is not a
+            // refusal, though Node's HTTP/2 may end its stream just before the reset.
+            yield* Effect.async<void>((resume) => {
+              const next = setImmediate(() => resume(Effect.void))
+              return Effect.sync(() => clearImmediate(next))
+            })
+            if (call.cancelled) return
             yield* events.publish(OrchestratorEvent.FragmentRefused({ agentId: request.agentId, fragmentId, reason }))
           })
         if (job === undefined || problem !== undefined) {

@@ -17,7 +17,12 @@ import type { AgentError } from "./errors.js"
  * @category models
  */
 export type Connection =
-  | { readonly _tag: "Connecting"; readonly apiVersion: ApiVersion }
+  | {
+    readonly _tag: "Connecting"
+    readonly apiVersion: ApiVersion
+    /** Set while the orchestrator cannot be reached: the last failed attempt. */
+    readonly lastFailure?: ConnectionFailure
+  }
   | {
     readonly _tag: "Registered"
     readonly apiVersion: ApiVersion
@@ -30,8 +35,30 @@ export type Connection =
     readonly _tag: "WaitingToReconnect"
     /** How the last control stream ended. */
     readonly lastEnd: ControlStreamEnded
+    /** When it ended. */
+    readonly endedAt: Date
   }
   | { readonly _tag: "Stopped"; readonly error: AgentError }
+
+/**
+ * The last failed attempt to reach the orchestrator, and how many failed in
+ * a row since the agent last reached it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectionFailure {
+  /** `host:port`, as configured. */
+  readonly target: string
+  /** Why, in words: `connect ECONNREFUSED 127.0.0.1:3999`, `getaddrinfo ENOTFOUND no-such-host.invalid`. */
+  readonly cause: string
+  /** The system's error code (`ECONNREFUSED`, `ENOTFOUND`, ...), when there is one. */
+  readonly code: string | undefined
+  /** When the last attempt failed. */
+  readonly at: Date
+  /** Failed attempts in a row. */
+  readonly attempts: number
+}
 
 /**
  * What the agent is doing, for health checks and dashboards.

@@ -7,7 +7,8 @@
  * @since 0.1.0
  */
 import type { Scope } from "effect"
-import { Cause, Effect, Exit, Fiber, Option } from "effect"
+import { Cause, Clock, Effect, Exit, Fiber, Metric, MetricLabel, Option, Stream } from "effect"
+import * as AgentMetrics from "../../AgentMetrics.js"
 import type { AgentBehavior, AnyStageContext, StageOutcome } from "../../behavior/AgentBehavior.js"
 import { defaultMessages } from "../../behavior/AgentBehavior.js"
 import * as Fragments from "../../behavior/Fragments.js"
@@ -61,10 +62,26 @@ export const make = <E, R>(
     const agentId = channel.agentId
     const steps = new Map<number, Fiber.RuntimeFiber<void>>()
 
+    const tagged = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>) => Metric.tagged(metric, "agent_id", agentId)
+    const bytesSent = tagged(AgentMetrics.bytesSent)
+    const bytesReceived = tagged(AgentMetrics.bytesReceived)
+    const fragmentsSent = tagged(AgentMetrics.fragmentsSent)
+    const fragmentsReceived = tagged(AgentMetrics.fragmentsReceived)
+    const uploadsFailed = Metric.tagged(tagged(AgentMetrics.fragmentsFailed), "direction", "upload")
+    const downloadsFailed = Metric.tagged(tagged(AgentMetrics.fragmentsFailed), "direction", "download")
+    const sizeOf = (fragment: {
+      readonly backupFile: { readonly size: number }
+      readonly customMetadataFile: { readonly size: number } | undefined
+    }) => fragment.backupFile.size + (fragment.customMetadataFile?.size ?? 0)
+
     const contextFor = (info: Machine.ActionInfo): AnyStageContext => {
       const target = { backupName: info.backupName, backupType: info.backupType }
       if (info.action === "BACKUP") {
-        const sendFragment = (fragment: Fragments.BackupFragment) => Fragments.sendFragment(channel, target, fragment)
+        const sendFragment = (fragment: Fragments.BackupFragment) =>
+          Fragments.sendFragment(channel, target, fragment).pipe(
+            Effect.tap((sent) => Metric.increment(fragmentsSent).pipe(Effect.zipRight(Metric.incrementBy(bytesSent, sizeOf(sent))))),
+            Effect.tapError(() => Metric.increment(uploadsFailed))
+          )
         return {
           agentId,
           action: "BACKUP",
@@ -80,8 +97,21 @@ export const make = <E, R>(
         ...target,
         softwareVersion: info.softwareVersion,
         fragments: info.fragments,
-        downloadFragment: (fragment, folder) => Fragments.downloadFragment(channel, target, fragment, folder),
-        downloadFragmentStream: (fragment, options) => Fragments.downloadFragmentStream(channel, target, fragment, options)
+        downloadFragment: (fragment, folder) =>
+          Fragments.downloadFragment(channel, target, fragment, folder).pipe(
+            Effect.tap((downloaded) =>
+              Metric.increment(fragmentsReceived).pipe(Effect.zipRight(Metric.incrementBy(bytesReceived, sizeOf(downloaded))))
+            ),
+            Effect.tapError(() => Metric.increment(downloadsFailed))
+          ),
+        downloadFragmentStream: (fragment, options) =>
+          Fragments.downloadFragmentStream(channel, target, fragment, options).pipe(
+            Stream.tap((chunk) => Metric.incrementBy(bytesReceived, chunk.byteLength)),
+            Stream.tapError((error) =>
+              error instanceof Fragments.FailedToDownload ? Metric.increment(downloadsFailed) : Effect.void
+            ),
+            Stream.onDone(() => Metric.increment(fragmentsReceived))
+          )
       }
     }
 
@@ -109,9 +139,27 @@ export const make = <E, R>(
       return Effect.dieMessage(`bro-agent: step ${step} does not belong to a ${context.action}`)
     }
 
+    // A step's duration and outcome, once it ended (an interrupted step too).
+    const measured = <A, E2, R2>(step: Machine.StepName, info: Machine.ActionInfo, self: Effect.Effect<A, E2, R2>) =>
+      Effect.flatMap(Clock.currentTimeMillis, (started) =>
+        Effect.onExit(self, (exit) =>
+          Effect.gen(function*() {
+            const seconds = ((yield* Clock.currentTimeMillis) - started) / 1000
+            const outcome = Exit.isSuccess(exit)
+              ? "success"
+              : Cause.isInterruptedOnly(exit.cause)
+              ? "interrupted"
+              : "failure"
+            yield* Metric.increment(Metric.taggedWithLabels(tagged(AgentMetrics.stages), labels(info, step, outcome)))
+            yield* Metric.update(
+              Metric.taggedWithLabels(tagged(AgentMetrics.stageDuration), labels(info, step, outcome)),
+              seconds
+            )
+          })))
+
     // Runs a user step and turns its outcome into a stage-complete's success and text.
     const runStep = (step: Machine.StepName, info: Machine.ActionInfo) =>
-      stepEffect(step, contextFor(info)).pipe(
+      measured(step, info, stepEffect(step, contextFor(info))).pipe(
         Effect.exit,
         Effect.flatMap(Exit.match({
           onSuccess: (outcome) =>
@@ -155,7 +203,11 @@ export const make = <E, R>(
         case "RunUnanswered":
           return runStep("cancel", command.info).pipe(
             Effect.flatMap((result) =>
-              Effect.logInfo(`Ran the cancel step after the control stream ended (success: ${result.success})`)
+              Effect.logInfo(
+                `Ran the cancel step after the control stream ended, with no stream to answer on (${
+                  result.success ? "success" : "failure"
+                }): ${result.message}`
+              )
             )
           )
       }
@@ -166,6 +218,22 @@ export const make = <E, R>(
       ended: (stepId) => Effect.sync(() => steps.delete(stepId))
     }
   })
+
+const stageOf: Record<Machine.StepName, string> = {
+  prepareBackup: "PREPARATION",
+  executeBackup: "EXECUTION",
+  postBackup: "POST_ACTIONS",
+  prepareRestore: "PREPARATION",
+  executeRestore: "EXECUTION",
+  postRestore: "POST_ACTIONS",
+  cancel: "CANCEL"
+}
+
+const labels = (info: Machine.ActionInfo, step: Machine.StepName, outcome: string) => [
+  MetricLabel.make("action", info.action),
+  MetricLabel.make("stage", stageOf[step]),
+  MetricLabel.make("outcome", outcome)
+]
 
 const errorText = (error: unknown): string => {
   if (typeof error === "object" && error !== null && "message" in error && typeof error.message === "string") {
