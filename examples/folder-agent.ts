@@ -29,6 +29,6 @@ const program = Effect.gen(function*() {
 
 program.pipe(
   Effect.provide(Layer.merge(GrpcTransport.layerConfig(), NodeFileSystem.layer)),
-  Effect.tapErrorCause(Effect.logError),
+  // runMain logs the error the agent ends with, once.
   NodeRuntime.runMain
 )

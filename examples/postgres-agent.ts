@@ -48,6 +48,6 @@ Effect.gen(function*() {
   return yield* Agent.run(behavior)
 }).pipe(
   Effect.provide(Layer.merge(GrpcTransport.layerConfig(), NodeContext.layer)),
-  Effect.tapErrorCause(Effect.logError),
+  // runMain logs the error the agent ends with, once.
   NodeRuntime.runMain
 )
