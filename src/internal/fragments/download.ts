@@ -9,13 +9,15 @@
  */
 import type { PlatformError } from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
-import { Chunk, Clock, Data, Effect, Either, Option, Scope, Stream } from "effect"
+import { Chunk, Clock, Data, Effect, Either, Fiber, Option, Scope, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import { join } from "node:path"
 import type { FragmentInformation } from "../../core/Fragment.js"
 import type { FragmentFile } from "../../core/Message.js"
 import { sameFileName } from "../Checksum.js"
+import type { DataChannelTimeout } from "../../transport/OrchestratorTransport.js"
 import type { BackupTarget, DataChannel } from "./channel.js"
+import { withTimeout } from "./channel.js"
 import type { CheckedOutput, DownloadError } from "./checkedRestore.js"
 import { checkedPull, ReaderRefused, untilEnd } from "./checkedRestore.js"
 import { channelFailure, FailedToDownload } from "./errors.js"
@@ -161,7 +163,29 @@ export const downloadFragment = (
       )
       const written = new Map<FragmentFile, { path: string; size: number; checksum: string }>()
       let file: FileSystem.File | undefined
-      const consume = (output: CheckedOutput): Effect.Effect<void, PlatformError | ReaderRefused | NotAFile, Scope.Scope> => {
+      // The chunk being written, in a fiber of the download's scope: the disk
+      // writes one chunk while the next is received and hashed, instead of
+      // the transfer waiting for each write. The next write (and the next
+      // file, and the renames) waits for it, bounded by the data channel's
+      // timeout, so that a hung disk fails this download, not the others.
+      // Writes go through the FileSystem service, on libuv's threads.
+      const scope = yield* Effect.scope
+      let writing: Fiber.Fiber<void, PlatformError> | undefined
+      const writesDone: Effect.Effect<void, PlatformError | DataChannelTimeout> = Effect.suspend(() => {
+        const pending = writing
+        writing = undefined
+        return pending === undefined
+          ? Effect.void
+          : Fiber.join(pending).pipe(withTimeout(channel, "the disk to write the chunk received before"))
+      })
+      const writeBehind = (target: FileSystem.File, bytes: Uint8Array) =>
+        Effect.zipRight(
+          writesDone,
+          Effect.flatMap(Effect.forkIn(target.writeAll(bytes), scope), (fiber) => Effect.sync(() => void (writing = fiber)))
+        )
+      const consume = (
+        output: CheckedOutput
+      ): Effect.Effect<void, PlatformError | ReaderRefused | NotAFile | DataChannelTimeout, Scope.Scope> => {
         switch (output._tag) {
           case "FileStarted": {
             const backupFile = placements[0]
@@ -180,26 +204,27 @@ export const downloadFragment = (
             const final = join(folder, output.fileName)
             const temporary = temporaryName(folder, "partial")
             // Checked here too, not only before the renames: no need to download a large file for nothing.
-            return existingFile(output.fileName, final).pipe(
+            return writesDone.pipe(
+              Effect.zipRight(existingFile(output.fileName, final)),
               Effect.zipRight(Effect.sync(() => void placements.push({ fileName: output.fileName, temporary, final }))),
               Effect.zipRight(fs.open(temporary, { flag: "wx" })),
               Effect.flatMap((opened) => Effect.sync(() => void (file = opened)))
             )
           }
           case "Bytes":
-            return file === undefined ? Effect.void : file.writeAll(output.bytes)
+            return file === undefined ? Effect.void : writeBehind(file, output.bytes)
           case "FileVerified":
             written.set(output.file, {
               path: join(folder, output.fileName),
               size: output.size,
               checksum: output.checksum
             })
-            return Effect.void
+            return writesDone
         }
       }
       const next = yield* checkedPull(channel, target, fragment)
       // A loop of Effects rather than of a generator: see `checkedPull`.
-      const drain: Effect.Effect<void, DownloadError | PlatformError | NotAFile, Scope.Scope> = Effect.flatMap(
+      const drain: Effect.Effect<void, DownloadError | PlatformError | NotAFile | DataChannelTimeout, Scope.Scope> = Effect.flatMap(
         untilEnd(next),
         Option.match({
           onNone: () => Effect.void,
@@ -207,6 +232,7 @@ export const downloadFragment = (
         })
       )
       yield* drain
+      yield* writesDone
       yield* moveIntoPlace(placements)
       const backupFile = written.get("BACKUP_FILE")
       if (backupFile === undefined) return yield* Effect.dieMessage("bro-agent: a verified download has no backup file")
