@@ -8,7 +8,8 @@
  * @since 0.1.0
  */
 import type { PlatformError } from "@effect/platform/Error"
-import type * as FileSystem from "@effect/platform/FileSystem"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { Chunk, Clock, Data, Effect, Either, Fiber, Option, Scope, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import { join } from "node:path"
@@ -18,7 +19,7 @@ import { sameFileName } from "../Checksum.js"
 import type { DataChannelTimeout } from "../../transport/OrchestratorTransport.js"
 import type { BackupTarget, DataChannel } from "./channel.js"
 import { withTimeout } from "./channel.js"
-import type { CheckedOutput, DownloadError } from "./checkedRestore.js"
+import type { CheckedOutput, DownloadError, WriteFile } from "./checkedRestore.js"
 import { checkedPull, ReaderRefused, untilEnd } from "./checkedRestore.js"
 import { channelFailure, FailedToDownload } from "./errors.js"
 import { rate } from "./progress.js"
@@ -78,6 +79,14 @@ const customMetadataLimit = 16 * 1024 * 1024
 // suffix could pass the file system's limit.
 const temporaryName = (folder: string, kind: "partial" | "aside") =>
   join(folder, `.bro-${kind}-${randomBytes(6).toString("hex")}`)
+
+/**
+ * Whether `fs` is Node's own file system (not one a test or a user made):
+ * its files are then written on the checksum's worker thread, which uses
+ * Node's calls too. Any other FileSystem is given every write.
+ */
+const isNodeFileSystem = (fs: FileSystem.FileSystem): Effect.Effect<boolean> =>
+  Effect.map(Effect.provide(FileSystem.FileSystem, NodeFileSystem.layer), (node) => node.open === fs.open)
 
 /** A downloaded file, complete under its temporary name, and where it goes. */
 interface Placement {
@@ -163,6 +172,20 @@ export const downloadFragment = (
       )
       const written = new Map<FragmentFile, { path: string; size: number; checksum: string }>()
       let file: FileSystem.File | undefined
+      // With Node's file system the backup file is written by its checksum's
+      // worker thread, under its temporary name, known (and removed on a
+      // failure) before the thread creates it; any other FileSystem service
+      // (a test's faults, say) takes the writes below.
+      let writtenByWorker: Placement | undefined
+      const writeFile: WriteFile | undefined = (yield* isNodeFileSystem(fs))
+        ? (kind, fileName) => {
+          if (kind !== "BACKUP_FILE") return undefined
+          const placement = { fileName, temporary: temporaryName(folder, "partial"), final: join(folder, fileName) }
+          placements.push(placement)
+          writtenByWorker = placement
+          return { path: placement.temporary, timeout: channel.settings.timeout }
+        }
+        : undefined
       // The chunk being written, in a fiber of the download's scope: the disk
       // writes one chunk while the next is received and hashed, instead of
       // the transfer waiting for each write. The next write (and the next
@@ -202,6 +225,12 @@ export const downloadFragment = (
             }
             currentName = output.fileName
             const final = join(folder, output.fileName)
+            const byWorker = writtenByWorker
+            writtenByWorker = undefined
+            if (byWorker !== undefined && output.file === "BACKUP_FILE") {
+              file = undefined
+              return Effect.asVoid(existingFile(output.fileName, final))
+            }
             const temporary = temporaryName(folder, "partial")
             // Checked here too, not only before the renames: no need to download a large file for nothing.
             return writesDone.pipe(
@@ -222,7 +251,7 @@ export const downloadFragment = (
             return writesDone
         }
       }
-      const next = yield* checkedPull(channel, target, fragment)
+      const next = yield* checkedPull(channel, target, fragment, writeFile)
       // A loop of Effects rather than of a generator: see `checkedPull`.
       const drain: Effect.Effect<void, DownloadError | PlatformError | NotAFile | DataChannelTimeout, Scope.Scope> = Effect.flatMap(
         untilEnd(next),
