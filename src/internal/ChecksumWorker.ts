@@ -132,6 +132,10 @@ const { parentPort } = require("node:worker_threads")
 const { createHash } = require("node:crypto")
 const fs = require("node:fs")
 const sessions = new Map()
+// Each session's slots are one of the thread's memories, sent once and kept:
+// a memory per session would be freed only by this isolate's collections,
+// which its little garbage makes rare.
+const memories = new Map()
 const failureOf = (error, syscall) => ({
   code: typeof error.code === "string" ? error.code : "UNKNOWN",
   syscall: typeof error.syscall === "string" ? error.syscall : syscall,
@@ -151,7 +155,8 @@ const closeFile = (session) => {
 parentPort.on("message", (message) => {
   switch (message.kind) {
     case "open": {
-      const session = { hash: createHash("md5"), memory: new Uint8Array(message.memory), slotSize: message.slotSize, fd: undefined, failure: undefined }
+      if (message.memory !== undefined) memories.set(message.memoryId, new Uint8Array(message.memory))
+      const session = { hash: createHash("md5"), memory: memories.get(message.memoryId), slotSize: message.slotSize, fd: undefined, failure: undefined }
       sessions.set(message.id, session)
       if (message.path !== undefined) {
         try {
@@ -208,7 +213,9 @@ type WorkerRequest =
   | {
     readonly kind: "open"
     readonly id: number
-    readonly memory: SharedArrayBuffer
+    /** The session's slots: the thread's memory `memoryId`, sent with the first session that uses it. */
+    readonly memoryId: number
+    readonly memory: SharedArrayBuffer | undefined
     readonly slotSize: number
     readonly path?: string
     readonly flag?: string
@@ -246,9 +253,18 @@ interface SessionState {
   closed: (() => void) | undefined
 }
 
+/** Slots for one session at a time, shared with the worker. */
+interface SlotMemory {
+  readonly id: number
+  readonly view: Uint8Array
+}
+
 interface HashingThread {
   readonly worker: Worker
   readonly sessions: Map<number, SessionState>
+  /** Memories no session uses now; a session takes one, or makes one when none is free. */
+  readonly memories: Array<SlotMemory>
+  memoryCount: number
   nextId: number
   /** Why the worker stopped, when it stopped unasked. */
   failure: Error | undefined
@@ -276,7 +292,15 @@ const spawnThread = (): HashingThread => {
     resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 }
   })
   running++
-  const thread: HashingThread = { worker, sessions: new Map(), nextId: 0, failure: undefined, closing: false }
+  const thread: HashingThread = {
+    worker,
+    sessions: new Map(),
+    memories: [],
+    memoryCount: 0,
+    nextId: 0,
+    failure: undefined,
+    closing: false
+  }
   worker.on("message", (reply: WorkerReply) => {
     const session = thread.sessions.get(reply.id)
     if (session === undefined) return
@@ -328,6 +352,30 @@ const startThread: Effect.Effect<HashingThread, never, Scope.Scope> = Effect.acq
 const checkThread = (thread: HashingThread): Effect.Effect<void> =>
   Effect.suspend(() => thread.failure === undefined ? Effect.void : Effect.die(thread.failure))
 
+let memoriesMade = 0
+
+/**
+ * How many slot memories the process has made so far: for tests and
+ * diagnostics (sessions one after another on a thread reuse its memories;
+ * a memory per session was kept until the worker's rare collections).
+ *
+ * @since 0.1.0
+ * @category diagnostics
+ */
+export const slotMemoriesMade = (): number => memoriesMade
+
+// A memory for a new session, and what the open message carries of it. A
+// memory given back while the worker still reads a slot of the session
+// before is safe: that session is over, and the worker takes the next
+// session's slots only from its messages, which come after.
+const takeMemory = (thread: HashingThread): { readonly memory: SlotMemory; readonly shared: SharedArrayBuffer | undefined } => {
+  const free = thread.memories.pop()
+  if (free !== undefined) return { memory: free, shared: undefined }
+  const shared = new SharedArrayBuffer(slotsPerSession * slotSize)
+  memoriesMade++
+  return { memory: { id: thread.memoryCount++, view: new Uint8Array(shared) }, shared }
+}
+
 const newSessionState = (): SessionState => ({
   free: Array.from({ length: slotsPerSession }, (_, slot) => slot),
   wake: undefined,
@@ -339,16 +387,17 @@ const newSessionState = (): SessionState => ({
 const workerSession = (thread: HashingThread): Effect.Effect<Md5Session, never, Scope.Scope> =>
   Effect.gen(function*() {
     const id = thread.nextId++
-    const memory = new SharedArrayBuffer(slotsPerSession * slotSize)
-    const view = new Uint8Array(memory)
+    const { memory, shared } = takeMemory(thread)
+    const view = memory.view
     const state = newSessionState()
     yield* Effect.acquireRelease(
       Effect.sync(() => {
         thread.sessions.set(id, state)
-        post(thread, { kind: "open", id, memory, slotSize })
+        post(thread, { kind: "open", id, memoryId: memory.id, memory: shared, slotSize })
       }),
       () =>
         Effect.sync(() => {
+          thread.memories.push(memory)
           if (!thread.sessions.delete(id)) return
           if (thread.failure === undefined) post(thread, { kind: "close", id, answer: false })
         })
@@ -446,8 +495,8 @@ const fileWriteSession = (
   Effect.gen(function*() {
     const { path, timeout } = options
     const id = thread.nextId++
-    const memory = new SharedArrayBuffer(slotsPerSession * slotSize)
-    const view = new Uint8Array(memory)
+    const { memory, shared } = takeMemory(thread)
+    const view = memory.view
     const state = newSessionState()
     let finished = false
     const failed = () => (state.failure === undefined ? undefined : systemErrorOf(state.failure, path))
@@ -473,7 +522,10 @@ const fileWriteSession = (
     yield* Effect.acquireRelease(
       Effect.suspend(() => {
         thread.sessions.set(id, state)
-        return answer({ kind: "open", id, memory, slotSize, path, flag: options.flag ?? "wx" }, `the disk to create ${path}`)
+        return answer(
+          { kind: "open", id, memoryId: memory.id, memory: shared, slotSize, path, flag: options.flag ?? "wx" },
+          `the disk to create ${path}`
+        )
       }).pipe(
         Effect.zipRight(checkThread(thread)),
         Effect.flatMap(() => {
@@ -485,6 +537,7 @@ const fileWriteSession = (
       ),
       () =>
         Effect.sync(() => {
+          thread.memories.push(memory)
           if (finished || !thread.sessions.has(id)) return
           if (thread.failure !== undefined) return forget()
           // Closed once the worker is through with the slots it holds: the

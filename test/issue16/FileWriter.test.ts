@@ -145,3 +145,27 @@ describe("files written on a checksum worker thread", () => {
       expect(ChecksumWorker.runningThreads()).toBe(before + 2)
     }))
 })
+
+describe("slot memories of the checksum threads", () => {
+  it.scoped("are made once per thread and reused by the sessions that follow, hashing or writing", () =>
+    Effect.gen(function*() {
+      const folder = yield* temporaryFolder
+      const checksums = yield* ChecksumWorker.make
+      const bytes = randomBytes(MiB + 5)
+      const before = ChecksumWorker.slotMemoriesMade()
+      for (let round = 0; round < 20; round++) {
+        const hashed = yield* Effect.scoped(
+          Effect.flatMap(checksums.open(undefined), (session) =>
+            Effect.zipRight(session.update(bytes), session.digest))
+        )
+        expect(hashed).toBe(md5Of(bytes))
+        const written = yield* Effect.scoped(
+          Effect.flatMap(openWriter(checksums, { path: join(folder, `f-${round}`), timeout: Duration.seconds(30) }), (session) =>
+            writeAll(session, bytes, 256 * KiB))
+        )
+        expect(written).toBe(md5Of(bytes))
+      }
+      // One memory for the hashing thread, one for the writing thread.
+      expect(ChecksumWorker.slotMemoriesMade() - before).toBe(2)
+    }))
+})
