@@ -121,7 +121,7 @@ const run = (options: Options) =>
     const orchestrator = yield* startProtocolChild("orchestrator", entryScript, ["orchestrator", "--stage-timeout", "120"])
     yield* Effect.addFinalizer(() => Effect.asVoid(orchestrator.stop))
     const ready = yield* orchestrator.expect("Ready", "60 seconds")
-    const agent = yield* startProtocolChild("agent", entryScript, ["agent", "--port", String(ready.port), "--folder", folder], [...(process.env.SOAK_PROBE ? ["--import", process.env.SOAK_PROBE] : []),
+    const agent = yield* startProtocolChild("agent", entryScript, ["agent", "--port", String(ready.port), "--folder", folder], [
       "--import",
       registerHook
     ])
