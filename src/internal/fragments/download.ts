@@ -5,6 +5,13 @@
  * stream whose last chunk is held back until the whole fragment checked
  * out. Every failure is turned into `FailedToDownload` with its reason.
  *
+ * On Node's file system the backup file is written by the checksum worker
+ * thread that hashes it (see `ChecksumWorker`), so that the event loop never
+ * waits for the disk and no chunk outlives its copy; any other FileSystem
+ * service (a test's faults, a user's) is given every write, one chunk
+ * written while the next is received. Either way a disk that makes no
+ * progress fails the download by the data channel's timeout.
+ *
  * @since 0.1.0
  */
 import type { PlatformError } from "@effect/platform/Error"
