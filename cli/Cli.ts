@@ -197,7 +197,9 @@ const commands: ReadonlyArray<Command> = [
     words: ["agents"],
     arguments: [],
     summary: "List the registered agents",
-    description: "List the ids of the agents registered with the orchestrator, one a line.",
+    description: "List the agents registered with the orchestrator, one a line: id, API version, scope, " +
+      "features and software version (product, number, revision). Against a real BRO, which does not tell " +
+      "these, only the ids.",
     options: { url: urlOption },
     execute: listAgents
   },
@@ -528,11 +530,33 @@ function listBackups(input: Input) {
 function listAgents(input: Input) {
   return withClient(input, (client) =>
     Effect.gen(function*() {
-      const health = yield* client.health
-      if (health.registeredAgents.length === 0) {
-        yield* printLine("No agents are registered")
+      // A real BRO has no /v1/agents: its health still names the agents.
+      const agents = yield* client.agents.pipe(
+        Effect.map(Option.some),
+        Effect.catchIf(
+          (error) => error._tag === "OrchestratorRefused" && error.statusCode === 404,
+          () => Effect.succeed(Option.none<ReadonlyArray<Client.AgentJson>>())
+        )
+      )
+      if (Option.isNone(agents)) {
+        const health = yield* client.health
+        if (health.registeredAgents.length === 0) yield* printLine("No agents are registered")
+        for (const agent of health.registeredAgents) yield* printLine(agent)
+        return ExitCode.success
       }
-      for (const agent of health.registeredAgents) yield* printLine(agent)
+      if (agents.value.length === 0) {
+        yield* printLine("No agents are registered")
+        return ExitCode.success
+      }
+      const rows = agents.value.map((agent) => [
+        agent.agentId,
+        agent.apiVersion,
+        agent.scope.length === 0 ? "DEFAULT" : ["DEFAULT", ...agent.scope].join(","),
+        agent.features.length === 0 ? "-" : agent.features.join(","),
+        [agent.softwareVersion.productName, agent.softwareVersion.productNumber, agent.softwareVersion.productRevision]
+          .join(" ")
+      ])
+      for (const line of columns([["ID", "API", "SCOPE", "FEATURES", "SOFTWARE"], ...rows])) yield* printLine(line)
       return ExitCode.success
     }))
 }

@@ -164,6 +164,39 @@ export const BackupJson = Schema.Struct({
  */
 export type BackupJson = typeof BackupJson.Type
 
+/**
+ * One element of `GET /v1/agents` (the development orchestrator's; a real BRO
+ * has no such route).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const AgentJson = Schema.Struct({
+  agentId: Schema.String,
+  apiVersion: Schema.String,
+  scope: Schema.Array(Schema.String),
+  features: Schema.Array(Schema.String),
+  backendType: Schema.String,
+  softwareVersion: Schema.Struct({
+    productName: Schema.String,
+    productNumber: Schema.String,
+    productRevision: Schema.String,
+    date: Schema.String,
+    description: Schema.String,
+    type: Schema.String,
+    commercialVersion: Schema.String,
+    semanticVersion: Schema.String
+  })
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type AgentJson = typeof AgentJson.Type
+
+const AgentsJson = Schema.Struct({ agents: Schema.Array(AgentJson) })
+
 const ErrorJson = Schema.Struct({ statusCode: Schema.Number, message: Schema.String })
 const StartedJson = Schema.Struct({ id: Schema.String })
 const ActionsJson = Schema.Struct({ actions: Schema.Array(ActionSummaryJson) })
@@ -179,6 +212,8 @@ export interface OrchestratorClient {
   /** The base URL, without a trailing `/`. */
   readonly url: string
   readonly health: Effect.Effect<HealthJson, ClientError>
+  /** The registered agents as they registered; the development orchestrator's extension. */
+  readonly agents: Effect.Effect<ReadonlyArray<AgentJson>, ClientError>
   /** Asks for an action and returns its id. */
   readonly startAction: (
     backupManagerId: string,
@@ -288,6 +323,7 @@ export const make = (
     return {
       url: base,
       health: get("/v1/health", HealthJson),
+      agents: Effect.map(get("/v1/agents", AgentsJson), (answer) => answer.agents),
       startAction: (backupManagerId, action, backupName) =>
         send(
           HttpClientRequest.post(`${base}${managerPath(backupManagerId)}/action`).pipe(

@@ -3,10 +3,12 @@
  * that test scripts use (health, backup managers, actions, backups), with
  * BRO's paths, JSON shapes and status codes, served over Node's HTTP server.
  *
- * One extension that BRO does not have:
+ * Extensions that BRO does not have:
  * `POST /v1/backup-manager/{id}/action/{actionId}/cancel` cancels the running
  * action and answers 200 with the action's JSON (409 when that action is not
- * the one running). A real BRO offers no way to cancel an action.
+ * the one running); a real BRO offers no way to cancel an action.
+ * `GET /v1/agents` lists the registered agents with what each registered
+ * with: API version, scope, features, backend type and software version.
  *
  * Errors answer `{"statusCode": n, "message": "..."}` with the same HTTP
  * status: 404 for an unknown backup manager, action, backup or route, 422 for
@@ -36,7 +38,8 @@ import type {
   BackupManager,
   BackupRecord,
   Health,
-  RecordedSoftwareVersion
+  RecordedSoftwareVersion,
+  RegisteredAgent
 } from "./Model.js"
 import { InvalidActionRequest } from "./Model.js"
 import { Orchestrator } from "./Orchestrator.js"
@@ -193,6 +196,22 @@ const softwareVersionJson = (version: RecordedSoftwareVersion) => ({
   agentId: version.agentId,
   commercialVersion: version.commercialVersion,
   semanticVersion: version.semanticVersion
+})
+
+/**
+ * Our JSON for one registered agent (`GET /v1/agents`, which BRO does not
+ * have): what it registered with, its software version in BRO's field names.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const agentJson = (agent: RegisteredAgent) => ({
+  agentId: agent.agentId,
+  apiVersion: agent.apiVersion,
+  scope: agent.scope,
+  features: agent.features,
+  backendType: agent.backendType,
+  softwareVersion: softwareVersionJson({ ...agent.softwareVersion, agentId: agent.agentId, apiVersion: agent.apiVersion })
 })
 
 /**
@@ -387,6 +406,14 @@ export const router = HttpRouter.empty.pipe(
     Effect.gen(function*() {
       const orchestrator = yield* Orchestrator
       return ok(healthJson(yield* orchestrator.health))
+    })
+  ),
+  // Ours, not BRO's: see the module comment.
+  HttpRouter.get(
+    "/v1/agents",
+    Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      return ok({ agents: (yield* orchestrator.agents).map(agentJson) })
     })
   ),
   HttpRouter.get(

@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { Data } from "effect"
+import type { AgentFeature, BackendType } from "../src/core/Action.js"
 import type { SoftwareVersionFields } from "../src/core/SoftwareVersion.js"
 
 /**
@@ -129,6 +130,10 @@ export interface RegisteredAgent {
   readonly scope: ReadonlyArray<string>
   readonly apiVersion: string
   readonly softwareVersion: SoftwareVersionFields
+  /** The features it registered with (API 4.0 sends them; earlier versions none). */
+  readonly features: ReadonlyArray<AgentFeature>
+  /** Where it says its backups go (API 4.0; `BRO` otherwise). */
+  readonly backendType: BackendType
 }
 
 /**

@@ -5,7 +5,7 @@ import * as Net from "node:net"
 import * as Cli from "../cli/Cli.js"
 import { capturingConsole, cli } from "./support/cliHarness.js"
 import * as Http from "../orchestrator/Http.js"
-import type { ActionRecord, BackupRecord, OrchestratorEvent as Event } from "../orchestrator/Model.js"
+import type { ActionRecord, BackupRecord, OrchestratorEvent as Event, RegisteredAgent } from "../orchestrator/Model.js"
 import {
   ActionNotFound,
   BackupNotFound,
@@ -84,6 +84,31 @@ const backups: ReadonlyArray<BackupRecord> = [
   }
 ]
 
+const registeredAgents: ReadonlyArray<RegisteredAgent> = [
+  {
+    agentId: "agent-a",
+    scope: ["alpha"],
+    apiVersion: "4.0",
+    softwareVersion: { ...softwareVersion, commercialVersion: "1.2.3", semanticVersion: "1.2.3" },
+    features: ["PLAINTEXT", "PREPARE_STAGE"],
+    backendType: "BRO"
+  },
+  {
+    agentId: "agent-b",
+    scope: [],
+    apiVersion: "3.0",
+    softwareVersion: { ...softwareVersion, commercialVersion: "1.2.3", semanticVersion: "1.2.3" },
+    features: [],
+    backendType: "BRO"
+  }
+]
+
+const agentLines = [
+  "ID       API  SCOPE          FEATURES                 SOFTWARE",
+  "agent-a  4.0  DEFAULT,alpha  PLAINTEXT,PREPARE_STAGE  productABC APR XXX XX R1A",
+  "agent-b  3.0  DEFAULT        -                        productABC APR XXX XX R1A"
+]
+
 const makeFake = (options: { readonly script?: ReadonlyArray<Step>; readonly events?: ReadonlyArray<Event> } = {}) =>
   Effect.gen(function*() {
     const script = options.script ?? success
@@ -111,7 +136,7 @@ const makeFake = (options: { readonly script?: ReadonlyArray<Step>; readonly eve
         ongoingAction: action === undefined ? undefined : { actionId: action.id, backupManagerId: "DEFAULT" },
         registeredAgents: ["agent-a", "agent-b"]
       })),
-      agents: Effect.succeed([]),
+      agents: Effect.succeed(registeredAgents),
       managers: Effect.succeed([{ id: "DEFAULT", backupType: "DEFAULT", backupDomain: "" }]),
       manager,
       startAction: (managerId, name, backupName) =>
@@ -283,10 +308,10 @@ describe("bro-agent listing commands", () => {
       })
     }))
 
-  it.scopedLive("agents prints the id of each registered agent, one a line", () =>
+  it.scopedLive("agents prints each registered agent with its API version, scope, features and software, one a line", () =>
     Effect.gen(function*() {
       const { url } = yield* setUp()
-      expect(yield* cli(["agents", "--url", url])).toEqual({ code: 0, out: ["agent-a", "agent-b"], err: [] })
+      expect(yield* cli(["agents", "--url", url])).toEqual({ code: 0, out: agentLines, err: [] })
     }))
 
   it.scopedLive("action list prints the id, name, result and start time of each action", () =>
@@ -470,7 +495,7 @@ describe("bro-agent orchestrator", () => {
         "action 33333: stage EXECUTION failed by agent agent-a: disk full"
       ])
       const url = (ready[1] ?? "").replace("REST API on ", "")
-      expect(yield* cli(["agents", "--url", url])).toEqual({ code: 0, out: ["agent-a", "agent-b"], err: [] })
+      expect(yield* cli(["agents", "--url", url])).toEqual({ code: 0, out: agentLines, err: [] })
       yield* Fiber.interrupt(running)
       expect(err).toEqual([])
     }))

@@ -19,7 +19,9 @@ const agent = (agentId: string, scope: ReadonlyArray<string> = []): RegisteredAg
   agentId,
   scope,
   apiVersion: "4.0",
-  softwareVersion: { ...softwareVersion, commercialVersion: "1.0.0", semanticVersion: "1.0.0" }
+  softwareVersion: { ...softwareVersion, commercialVersion: "1.0.0", semanticVersion: "1.0.0" },
+  features: [],
+  backendType: "BRO"
 })
 
 // A job runner on an empty registry and records in memory, with a one-minute stage timeout.

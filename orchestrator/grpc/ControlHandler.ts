@@ -118,7 +118,9 @@ export const layer: Layer.Layer<ControlHandler, never, AgentRegistry | JobRunner
                 agentId: message.agentId,
                 scope: scopeOf(message.scope),
                 apiVersion: message.apiVersion,
-                softwareVersion: message.softwareVersion
+                softwareVersion: message.softwareVersion,
+                features: message.apiVersion === "4.0" ? message.features : [],
+                backendType: message.apiVersion === "4.0" ? message.backendType : "BRO"
               },
               peer,
               ask
