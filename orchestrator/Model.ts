@@ -8,6 +8,12 @@
 import { Data } from "effect"
 import type { AgentFeature, BackendType } from "../src/core/Action.js"
 import type { SoftwareVersionFields } from "../src/core/SoftwareVersion.js"
+import type {
+  BackupRecordJson,
+  RecordedSoftwareVersionJson,
+  StoredFileJson,
+  StoredFragmentJson
+} from "./storage/RecordJson.js"
 
 /**
  * @since 0.1.0
@@ -50,7 +56,7 @@ export interface ActionRecord {
  * @since 0.1.0
  * @category models
  */
-export type BackupStatus = "COMPLETE" | "INCOMPLETE" | "CORRUPTED"
+export type BackupStatus = BackupRecord["status"]
 
 /**
  * A file the orchestrator stored.
@@ -58,12 +64,7 @@ export type BackupStatus = "COMPLETE" | "INCOMPLETE" | "CORRUPTED"
  * @since 0.1.0
  * @category models
  */
-export interface StoredFile {
-  readonly name: string
-  readonly size: number
-  /** 32 upper-case hex digits. */
-  readonly checksum: string
-}
+export type StoredFile = typeof StoredFileJson.Type
 
 /**
  * A fragment the orchestrator stored.
@@ -71,15 +72,7 @@ export interface StoredFile {
  * @since 0.1.0
  * @category models
  */
-export interface StoredFragment {
-  readonly agentId: string
-  readonly fragmentId: string
-  readonly version: string
-  readonly sizeInBytes: string
-  readonly customInformation: Readonly<Record<string, string>>
-  readonly backupFile: StoredFile
-  readonly customMetadataFile?: StoredFile | undefined
-}
+export type StoredFragment = typeof StoredFragmentJson.Type
 
 /**
  * The software version an agent registered with, recorded in a backup.
@@ -87,10 +80,7 @@ export interface StoredFragment {
  * @since 0.1.0
  * @category models
  */
-export interface RecordedSoftwareVersion extends SoftwareVersionFields {
-  readonly agentId: string
-  readonly apiVersion: string
-}
+export type RecordedSoftwareVersion = typeof RecordedSoftwareVersionJson.Type
 
 /**
  * One backup: the JSON record kept beside its files.
@@ -98,15 +88,7 @@ export interface RecordedSoftwareVersion extends SoftwareVersionFields {
  * @since 0.1.0
  * @category models
  */
-export interface BackupRecord {
-  readonly name: string
-  readonly backupManagerId: string
-  readonly status: BackupStatus
-  /** ISO-8601. */
-  readonly creationTime: string
-  readonly softwareVersions: ReadonlyArray<RecordedSoftwareVersion>
-  readonly fragments: ReadonlyArray<StoredFragment>
-}
+export type BackupRecord = typeof BackupRecordJson.Type
 
 /**
  * @since 0.1.0
