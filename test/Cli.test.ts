@@ -369,7 +369,11 @@ describe("bro-agent action cancel", () => {
       const result = yield* cli(["action", "cancel", "--url", url])
       expect(result).toEqual({
         code: 0,
-        out: ["Cancelled action 33333 (CREATE_BACKUP of backup \"nightly\"): FINISHED FAILURE"],
+        out: [
+          "Cancelling action 33333 (CREATE_BACKUP of backup \"nightly\")",
+          "Action 33333 (CREATE_BACKUP of backup \"nightly\") finished: FAILURE",
+          "  Cancelled"
+        ],
         err: []
       })
       expect(yield* Ref.get(cancelled)).toBe(true)
@@ -388,26 +392,29 @@ describe("bro-agent action cancel", () => {
 })
 
 describe("bro-agent usage", () => {
-  it.scopedLive("--help prints the usage with every command and exits 0", () =>
+  const usageHint = "Run \"bro-agent --help\", or \"bro-agent COMMAND --help\", for the usage."
+
+  it.scopedLive("--help prints the generated usage with every command, without colours, and exits 0", () =>
     Effect.gen(function*() {
       const result = yield* cli(["--help"])
       expect(result.code).toBe(0)
       const usage = result.out.join("\n")
       for (
         const command of [
-          "orchestrator",
-          "backup create NAME",
-          "backup restore NAME",
-          "backup delete NAME",
-          "backup list",
-          "agents",
-          "action show ID",
-          "action list",
-          "action cancel [ID]"
+          "orchestrator [--host HOST]",
+          "backup create [--url URL] [--manager ID] [--timeout SECONDS] [--no-wait] <NAME>",
+          "backup restore [--url URL]",
+          "backup delete [--url URL]",
+          "backup list [--url URL]",
+          "agents [--url URL]",
+          "action show [--url URL] [--manager ID] [--timeout SECONDS] <ID>",
+          "action list [--url URL]",
+          "action cancel [--url URL] [--manager ID] [--timeout SECONDS] [<ID>]"
         ]
       ) {
-        expect(usage).toContain(`  ${command} `)
+        expect(usage).toContain(`  - ${command}`)
       }
+      expect(usage).not.toContain("\u001b")
     }))
 
   it.scopedLive("COMMAND --help prints the command's options and exits 0", () =>
@@ -415,49 +422,59 @@ describe("bro-agent usage", () => {
       const result = yield* cli(["backup", "create", "--help"])
       expect(result.code).toBe(0)
       const usage = result.out.join("\n")
-      expect(usage).toContain("Usage: bro-agent backup create NAME [OPTIONS]")
-      expect(usage).toMatch(/--url URL\s+The orchestrator's REST API/)
-      expect(usage).toMatch(/--manager ID\s+The backup manager/)
-      expect(usage).toMatch(/--no-wait\s+Print the action id/)
+      expect(usage).toContain("create [--url URL] [--manager ID] [--timeout SECONDS] [--no-wait] <NAME>")
+      expect(usage).toMatch(/--url URL\n(.*\n)*\s+The orchestrator's REST API \(default: env BRO_URL/)
+      expect(usage).toMatch(/--manager ID\n(.*\n)*\s+The backup manager/)
+      expect(usage).toMatch(/--no-wait\n(.*\n)*\s+Print the action id/)
     }))
 
-  it.scopedLive("an unknown command exits 2 with the usage", () =>
+  it.scopedLive("an unknown command exits 2 naming the commands there are", () =>
     Effect.gen(function*() {
       const result = yield* cli(["frobnicate"])
       expect(result.code).toBe(2)
       expect(result.out).toEqual([])
-      expect(result.err[0]).toBe("bro-agent: Unknown command \"frobnicate\"")
-      expect(result.err).toContain("Usage: bro-agent COMMAND [OPTIONS]")
+      expect(result.err[0]).toBe("Invalid subcommand for bro-agent - use one of 'orchestrator', 'agents', 'backup', 'action'")
+      expect(result.err).toContain(usageHint)
     }))
 
-  it.scopedLive("an unknown option exits 2 with the command's usage", () =>
+  it.scopedLive("an unknown option exits 2 naming it", () =>
     Effect.gen(function*() {
       const result = yield* cli(["backup", "list", "--colour"])
       expect(result.code).toBe(2)
-      expect(result.err[0]).toBe("bro-agent: Unknown option '--colour'")
-      expect(result.err).toContain("Usage: bro-agent backup list [OPTIONS]")
+      expect(result.err[0]).toBe("Received unknown argument: '--colour'")
+      expect(result.err).toContain(usageHint)
     }))
 
-  it.scopedLive("a missing backup name exits 2 with the command's usage", () =>
+  it.scopedLive("a missing backup name exits 2 saying so", () =>
     Effect.gen(function*() {
       const result = yield* cli(["backup", "restore"])
       expect(result.code).toBe(2)
-      expect(result.err[0]).toBe("bro-agent: Missing NAME")
-      expect(result.err).toContain("Usage: bro-agent backup restore NAME [OPTIONS]")
+      expect(result.err[0]).toBe("Missing argument <NAME>")
     }))
 
-  it.scopedLive("no command at all exits 2 with the usage", () =>
+  it.scopedLive("no command at all, or a group without its command, exits 2", () =>
     Effect.gen(function*() {
-      const result = yield* cli([])
-      expect(result.code).toBe(2)
-      expect(result.err[0]).toBe("bro-agent: Missing command")
+      expect(yield* cli([])).toEqual({ code: 2, out: [], err: ["bro-agent: Missing command: see --help"] })
+      expect(yield* cli(["backup"])).toEqual({ code: 2, out: [], err: ["bro-agent: Missing backup command: see --help"] })
     }))
 
-  it.scopedLive("a URL that is not http(s) exits 2", () =>
+  it.scopedLive("a URL that is not http(s) exits 2, from --url or from BRO_URL, before any request", () =>
     Effect.gen(function*() {
       const result = yield* cli(["agents", "--url", "localhost:7001"])
       expect(result.code).toBe(2)
-      expect(result.err[0]).toBe("bro-agent: Not an http(s) URL: \"localhost:7001\"")
+      expect(result.err[0]).toBe("--url (or BRO_URL) must be an http(s) URL, not \"localhost:7001\"")
+      const fromEnvironment = yield* cli(["agents"]).pipe(
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["BRO_URL", "ftp://host"]])))
+      )
+      expect(fromEnvironment.code).toBe(2)
+      expect(fromEnvironment.err[0]).toBe("--url (or BRO_URL) must be an http(s) URL, not \"ftp://host\"")
+    }))
+
+  it.scopedLive("a request timeout that is not a positive number of seconds exits 2", () =>
+    Effect.gen(function*() {
+      const result = yield* cli(["backup", "list", "--timeout", "-1"])
+      expect(result.code).toBe(2)
+      expect(result.err[0]).toBe("--timeout must be a positive number of seconds, not -1")
     }))
 })
 
@@ -578,13 +595,16 @@ describe("bro-agent orchestrator", () => {
     Effect.gen(function*() {
       const result = yield* cli(["orchestrator", "--keepalive-timeout", "0"])
       expect(result.code).toBe(2)
-      expect(result.err[0]).toBe("bro-agent: --keepalive-timeout must be a positive number of seconds, not \"0\"")
+      expect(result.err[0]).toBe("--keepalive-timeout must be a positive number of seconds, not 0")
     }))
 
   it.scopedLive("a port that is not a number exits 2", () =>
     Effect.gen(function*() {
       const result = yield* cli(["orchestrator", "--port", "http"])
       expect(result.code).toBe(2)
-      expect(result.err[0]).toBe("bro-agent: --port must be a port number from 0 to 65535, not \"http\"")
+      expect(result.err[0]).toBe("'http' is not a integer")
+      const outOfRange = yield* cli(["orchestrator", "--port", "70000"])
+      expect(outOfRange.code).toBe(2)
+      expect(outOfRange.err[0]).toBe("--port must be a port number from 0 to 65535, not 70000")
     }))
 })
