@@ -23,7 +23,8 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
-import { Config, Console, Data, Duration, Effect, Layer, Option, Ref, Schema } from "effect"
+import { Config, Console, Data, Duration, Effect, Layer, Option, ParseResult, Ref, Schema } from "effect"
+import * as Faults from "../orchestrator/Faults.js"
 import type { ActionName } from "../orchestrator/Model.js"
 import type { ActionJson, ClientError, OrchestratorClient } from "./Client.js"
 import * as Client from "./Client.js"
@@ -396,6 +397,140 @@ const cancelAction = (values: ClientValues & { readonly id: Option.Option<string
     }))
 
 // -----------------------------------------------------------------------------
+// Faults
+// -----------------------------------------------------------------------------
+
+const faultKinds = {
+  "abort-upload": Faults.AbortUpload,
+  "serve-restore": Faults.ServeRestore,
+  "end-stream": Faults.EndControlStream,
+  "refuse-registration": Faults.RefuseRegistration,
+  "delay-stage": Faults.DelayStage,
+  "hold-answer": Faults.HoldAnswer
+} as const
+
+type FaultKind = keyof typeof faultKinds
+
+const faultOptions = {
+  agent: Options.text("agent").pipe(Options.withPseudoName("ID"), Options.withDescription("The agent the fault is for")),
+  fragment: Options.text("fragment").pipe(
+    Options.withPseudoName("ID"),
+    Options.withDescription("abort-upload, serve-restore: only this fragment (default: the agent's first)"),
+    Options.optional
+  ),
+  atByte: Options.integer("at-byte").pipe(
+    Options.withPseudoName("N"),
+    Options.withDescription(
+      "abort-upload: abort once N bytes arrived (default: right after the backup file's checksum); " +
+        "serve-restore cut/stall: after N bytes (default: 0)"
+    ),
+    Options.optional
+  ),
+  mode: Options.choice("mode", ["wrong-checksum", "cut", "stall"]).pipe(
+    Options.withDescription("serve-restore: what goes wrong"),
+    Options.optional
+  ),
+  stage: Options.choice("stage", ["PREPARATION", "EXECUTION", "POST_ACTIONS", "CANCEL"]).pipe(
+    Options.withDescription("end-stream, delay-stage, hold-answer: the stage"),
+    Options.optional
+  ),
+  status: Options.text("status").pipe(
+    Options.withPseudoName("CODE"),
+    Options.withDescription("end-stream, refuse-registration: the gRPC status (UNAVAILABLE, ALREADY_EXISTS...)"),
+    Options.optional
+  ),
+  message: Options.text("message").pipe(
+    Options.withPseudoName("TEXT"),
+    Options.withDescription("abort-upload, end-stream, refuse-registration: the status's details"),
+    Options.optional
+  ),
+  seconds: Options.float("seconds").pipe(
+    Options.withPseudoName("SECONDS"),
+    Options.withDescription("delay-stage, hold-answer: how long"),
+    Options.optional
+  )
+}
+
+type FaultValues = Command.Command.ParseConfig<typeof faultOptions> & { readonly kind: FaultKind }
+
+/** The fault the options describe, checked by its kind's Schema: an option its kind does not take is an error. */
+const faultOf = (values: FaultValues): Effect.Effect<Faults.FaultSpec, UsageError> => {
+  const fields = {
+    kind: values.kind,
+    agentId: values.agent,
+    ...defined("fragmentId", values.fragment),
+    ...defined("atByte", values.atByte),
+    ...defined("mode", values.mode),
+    ...defined("stage", values.stage),
+    ...defined("status", values.status),
+    ...defined("message", values.message),
+    ...defined("seconds", values.seconds)
+  }
+  const schema: Schema.Schema<Faults.FaultSpec, unknown> = faultKinds[values.kind] as Schema.Schema<Faults.FaultSpec, unknown>
+  return Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "error" })(fields).pipe(
+    Effect.mapError((error) =>
+      new UsageError({
+        reason: `Fault ${values.kind}: ` + ParseResult.ArrayFormatter.formatErrorSync(error)
+          .map((issue) => {
+            const field = issue.path.join(".")
+            const option = optionNames[field] ?? field
+            return issue._tag === "Unexpected"
+              ? `${option} does not apply`
+              : issue._tag === "Missing"
+              ? `${option} is required`
+              : `${option}: ${issue.message}`
+          })
+          .join("; ")
+      })
+    )
+  )
+}
+
+const optionNames: Readonly<Record<string, string>> = {
+  agentId: "--agent",
+  fragmentId: "--fragment",
+  atByte: "--at-byte",
+  mode: "--mode",
+  stage: "--stage",
+  status: "--status",
+  message: "--message",
+  seconds: "--seconds"
+}
+
+const describeFault = (armed: Faults.ArmedFault): string => {
+  const { kind, agentId, ...rest } = armed.fault
+  const details = Object.entries(rest).map(([key, value]) => `${key}=${String(value)}`).join(" ")
+  return [armed.id, kind, agentId, details, armed.actionId === undefined ? "" : `(action ${armed.actionId})`]
+    .filter((part) => part.length > 0)
+    .join("  ")
+}
+
+const addFault = (values: ClientValues & FaultValues) =>
+  withClient(values, (client) =>
+    Effect.gen(function*() {
+      const armed = yield* client.addFault(yield* faultOf(values))
+      yield* printLine(`Fault ${armed.id} armed: ${describeFault(armed)}`)
+      return ExitCode.success
+    }))
+
+const listFaults = (values: ClientValues) =>
+  withClient(values, (client) =>
+    Effect.gen(function*() {
+      const armed = yield* client.faults
+      if (armed.length === 0) yield* printLine("No faults are armed")
+      for (const fault of armed) yield* printLine(describeFault(fault))
+      return ExitCode.success
+    }))
+
+const clearFaults = (values: ClientValues & { readonly id: Option.Option<string> }) =>
+  withClient(values, (client) =>
+    Effect.gen(function*() {
+      const cleared = yield* client.clearFaults(Option.getOrUndefined(values.id))
+      yield* printLine(`${cleared} fault${cleared === 1 ? "" : "s"} cleared`)
+      return ExitCode.success
+    }))
+
+// -----------------------------------------------------------------------------
 // The orchestrator command
 // -----------------------------------------------------------------------------
 
@@ -552,9 +687,34 @@ const commandTree = (options: RunOptions, settle: (code: ExitCode) => Effect.Eff
     )
   )
 
+  const fault = Command.make("fault", {}, missing("fault command")).pipe(
+    Command.withDescription("Faults on demand (the development orchestrator's): arm, list and clear them"),
+    Command.withSubcommands([
+      Command.make(
+        "add",
+        {
+          ...client,
+          ...faultOptions,
+          kind: Args.choice(Object.keys(faultKinds).map((kind) => [kind, kind as FaultKind] as const), { name: "KIND" })
+        },
+        handled(addFault)
+      ).pipe(
+        Command.withDescription(
+          "Arm a fault for one agent: abort-upload, serve-restore, end-stream, refuse-registration, delay-stage or " +
+            "hold-answer. It fires once, in the running or next action (refuse-registration: at the agent's next " +
+            "registration), and is cleared when that action ends."
+        )
+      ),
+      Command.make("list", client, handled(listFaults)).pipe(Command.withDescription("List the faults armed.")),
+      Command.make("clear", { ...client, id: Args.text({ name: "ID" }).pipe(Args.optional) }, handled(clearFaults)).pipe(
+        Command.withDescription("Clear one fault (ID) or all.")
+      )
+    ])
+  )
+
   return Command.make(program, {}, missing("command")).pipe(
     Command.withDescription("Start a development Backup and Restore Orchestrator, or drive one over its REST API."),
-    Command.withSubcommands([orchestrator, agents, backup, action])
+    Command.withSubcommands([orchestrator, agents, backup, action, fault])
   )
 }
 

@@ -16,6 +16,7 @@ import type * as HttpClientError from "@effect/platform/HttpClientError"
 import { Data, Duration, Effect, ParseResult, Schema } from "effect"
 import type { ActionJson, ActionSummaryJson, AgentJson, ApiFailure, BackupJson, HealthJson } from "../orchestrator/Api.js"
 import { OrchestratorApi } from "../orchestrator/Api.js"
+import type { ArmedFault, FaultSpec } from "../orchestrator/Faults.js"
 import type { ActionName } from "../orchestrator/Model.js"
 
 /**
@@ -136,6 +137,12 @@ export interface OrchestratorClient {
   readonly cancelAction: (backupManagerId: string, actionId: string) => Effect.Effect<ActionJson, ClientError>
   readonly backups: (backupManagerId: string) => Effect.Effect<ReadonlyArray<BackupJson>, ClientError>
   readonly backup: (backupManagerId: string, backupName: string) => Effect.Effect<BackupJson, ClientError>
+  /** Arms a fault (the development orchestrator's extension). */
+  readonly addFault: (fault: FaultSpec) => Effect.Effect<ArmedFault, ClientError>
+  /** The faults armed (the development orchestrator's extension). */
+  readonly faults: Effect.Effect<ReadonlyArray<ArmedFault>, ClientError>
+  /** Clears one fault, or all; how many were (the development orchestrator's extension). */
+  readonly clearFaults: (id?: string) => Effect.Effect<number, ClientError>
 }
 
 /**
@@ -241,6 +248,12 @@ export const make = (
       )
 
     const managerPath = (id: string) => `/v1/backup-manager/${encodeURIComponent(id)}`
+    // The derived request type distributes over the union of fault kinds,
+    // which a value of the union does not fit: it is any one of them.
+    const addFault = api.faults.addFault as (request: { readonly payload: FaultSpec }) => Effect.Effect<
+      ArmedFault,
+      ApiFailure | HttpApiError.HttpApiDecodeError | HttpClientError.HttpClientError | ParseResult.ParseError
+    >
 
     return {
       url: base,
@@ -273,6 +286,15 @@ export const make = (
         send(
           `GET ${managerPath(id)}/backup/${encodeURIComponent(backupName)}`,
           api.backups.backup({ path: { id, backupName } })
+        ),
+      addFault: (fault) => send("POST /v1/faults", addFault({ payload: fault })),
+      faults: Effect.map(send("GET /v1/faults", api.faults.faults()), (answer) => answer.faults),
+      clearFaults: (id) =>
+        Effect.map(
+          id === undefined
+            ? send("DELETE /v1/faults", api.faults.clearFaults())
+            : send(`DELETE /v1/faults/${encodeURIComponent(id)}`, api.faults.clearFault({ path: { id } })),
+          (answer) => answer.cleared
         )
     }
   })

@@ -17,6 +17,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import { Schema } from "effect"
+import { ArmedFault, FaultSpec } from "./Faults.js"
 
 const OptionalText = Schema.optionalWith(Schema.String, { nullable: true })
 
@@ -336,6 +337,25 @@ export class BackupsGroup extends HttpApiGroup.make("backups")
 {}
 
 /**
+ * Faults on demand (ours): arm one (`POST /v1/faults`, 201 with the armed
+ * fault), list those armed, clear all (`DELETE /v1/faults`) or one
+ * (`DELETE /v1/faults/{id}`, 404 when no fault has that id).
+ *
+ * @since 0.1.0
+ * @category groups
+ */
+export class FaultsGroup extends HttpApiGroup.make("faults")
+  .add(HttpApiEndpoint.post("addFault", "/v1/faults").setPayload(FaultSpec).addSuccess(ArmedFault, { status: 201 }))
+  .add(HttpApiEndpoint.get("faults", "/v1/faults").addSuccess(Schema.Struct({ faults: Schema.Array(ArmedFault) })))
+  .add(HttpApiEndpoint.del("clearFaults", "/v1/faults").addSuccess(Schema.Struct({ cleared: Schema.Number })))
+  .add(
+    HttpApiEndpoint.del("clearFault", "/v1/faults/:id")
+      .setPath(Schema.Struct({ id: PathSegment }))
+      .addSuccess(Schema.Struct({ cleared: Schema.Number }))
+  )
+{}
+
+/**
  * The whole REST API.
  *
  * @since 0.1.0
@@ -347,6 +367,7 @@ export class OrchestratorApi extends HttpApi.make("bro-agent-orchestrator")
   .add(ManagersGroup)
   .add(ActionsGroup)
   .add(BackupsGroup)
+  .add(FaultsGroup)
   .addError(failureWithStatus(400))
   .addError(failureWithStatus(404))
   .addError(failureWithStatus(409))

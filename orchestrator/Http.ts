@@ -9,6 +9,7 @@
  * the one running); a real BRO offers no way to cancel an action.
  * `GET /v1/agents` lists the registered agents with what each registered
  * with: API version, scope, features, backend type and software version.
+ * `/v1/faults` arms, lists and clears faults on demand (`Faults.ts`).
  *
  * Errors answer `{"statusCode": n, "message": "..."}` with the same HTTP
  * status: 404 for an unknown backup manager, action, backup or route, 422 for
@@ -53,6 +54,7 @@ import type {
   SoftwareVersionJson
 } from "./Api.js"
 import { ActionRequestJson, ApiFailure, OrchestratorApi } from "./Api.js"
+import { ArmedFault, FaultSpec } from "./Faults.js"
 import { InvalidActionRequest } from "./Model.js"
 import { Orchestrator } from "./Orchestrator.js"
 // Cuts what a client sent, quoted back in a message, to a readable length.
@@ -464,6 +466,27 @@ const BackupsLive = HttpApiBuilder.group(OrchestratorApi, "backups", (handlers) 
     .handle("backup", ({ path }) =>
       Effect.flatMap(Orchestrator, (orchestrator) => answered(Effect.map(orchestrator.backup(path.id, path.backupName), backupJson)))))
 
+const FaultsLive = HttpApiBuilder.group(OrchestratorApi, "faults", (handlers) =>
+  handlers
+    .handleRaw("addFault", () =>
+      Effect.gen(function*() {
+        const orchestrator = yield* Orchestrator
+        const body = yield* answered(readBodyJson)
+        const fault = yield* Schema.decodeUnknown(FaultSpec, { errors: "all" })(body).pipe(
+          Effect.mapError((error) => failure(400, `Invalid fault: ${formatParseError(error)}`))
+        )
+        return ok(Schema.encodeSync(ArmedFault)(yield* orchestrator.faults.add(fault)), 201)
+      }))
+    .handle("faults", () => Effect.flatMap(Orchestrator, (orchestrator) => Effect.map(orchestrator.faults.armed, (faults) => ({ faults }))))
+    .handle("clearFaults", () => Effect.flatMap(Orchestrator, (orchestrator) => Effect.map(orchestrator.faults.clear(), (cleared) => ({ cleared }))))
+    .handle("clearFault", ({ path }) =>
+      Effect.gen(function*() {
+        const orchestrator = yield* Orchestrator
+        const cleared = yield* orchestrator.faults.clear(path.id)
+        if (cleared === 0) return yield* failure(404, `No fault ${bounded(path.id)} is armed`)
+        return { cleared }
+      })))
+
 /**
  * The REST API's implementation of `OrchestratorApi`, on the `Orchestrator`
  * in context.
@@ -472,7 +495,7 @@ const BackupsLive = HttpApiBuilder.group(OrchestratorApi, "backups", (handlers) 
  * @category layers
  */
 export const apiLayer: Layer.Layer<HttpApi.Api, never, Orchestrator> = HttpApiBuilder.api(OrchestratorApi).pipe(
-  Layer.provide([HealthLive, AgentsLive, ManagersLive, ActionsLive, BackupsLive])
+  Layer.provide([HealthLive, AgentsLive, ManagersLive, ActionsLive, BackupsLive, FaultsLive])
 )
 
 const errorResponse = (statusCode: number, message: string) =>

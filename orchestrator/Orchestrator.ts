@@ -16,6 +16,7 @@ import { join, resolve } from "node:path"
 import * as AgentRegistry from "./AgentRegistry.js"
 import * as BackupRecords from "./BackupRecords.js"
 import * as Events from "./Events.js"
+import * as Faults from "./Faults.js"
 import * as FlowControl from "./FlowControl.js"
 import * as ControlHandler from "./grpc/ControlHandler.js"
 import * as DownloadHandler from "./grpc/DownloadHandler.js"
@@ -94,6 +95,11 @@ export interface OrchestratorOptions {
   readonly tls?: OrchestratorTlsOptions
   /** See {@link OrchestratorKeepaliveOptions}; every field has a default. */
   readonly keepalive?: OrchestratorKeepaliveOptions
+  /**
+   * Faults armed at start (`Faults.ts`): each fires once, for the agent (and
+   * fragment) it names, in the first action (or registration) it matches.
+   */
+  readonly faults?: ReadonlyArray<Faults.FaultSpec>
 }
 
 /**
@@ -157,6 +163,12 @@ export class Orchestrator extends Context.Tag("bro-agent/DevOrchestrator")<
     ) => Effect.Effect<string, UnknownBackupManager | BackupNotFound>
     /** What happens, from the moment of subscription. */
     readonly events: Stream.Stream<OrchestratorEvent>
+    /** Faults on demand (`Faults.ts`): arm one, list those armed, clear one or all. */
+    readonly faults: {
+      readonly add: (fault: Faults.FaultSpec) => Effect.Effect<Faults.ArmedFault>
+      readonly armed: Effect.Effect<ReadonlyArray<Faults.ArmedFault>>
+      readonly clear: (id?: string) => Effect.Effect<number>
+    }
   }
 >() {}
 
@@ -177,6 +189,7 @@ const fromServices = (where: { readonly host: string; readonly port: number; rea
     const backups = yield* BackupRecords.BackupRecords
     const events = yield* Events.OrchestratorEvents
     const store = yield* Effect.serviceOption(Storage.BackupStore)
+    const faults = yield* Faults.Faults
 
     const managers = Effect.gen(function*() {
       const ids = new Set<string>(["DEFAULT"])
@@ -243,7 +256,8 @@ const fromServices = (where: { readonly host: string; readonly port: number; rea
           }
           return store.value.filePath(managerId, backupName, fragment, "BACKUP_FILE")
         }),
-      events: events.subscribe
+      events: events.subscribe,
+      faults: { add: faults.add, armed: faults.armed, clear: faults.clear }
     }
     return api
   })
@@ -257,8 +271,10 @@ const services = (options: {
   readonly chunkSize: number
   readonly tls: OrchestratorTlsOptions | undefined
   readonly keepalive: Keepalive.Keepalive
+  readonly faults: ReadonlyArray<Faults.FaultSpec>
 }) => {
   const core = JobRunner.layer({ stageTimeout: options.stageTimeout }).pipe(
+    Layer.provideMerge(Faults.layer(options.faults)),
     Layer.provideMerge(AgentRegistry.layer),
     Layer.provideMerge(BackupRecords.layer),
     Layer.provideMerge(
@@ -321,7 +337,16 @@ export const make = (
     if (keepalive._tag === "Left") return yield* new OrchestratorStartError({ reason: keepalive.left })
     const storage = resolve(options.storage ?? defaultStorage())
     const context = yield* Layer.build(
-      services({ host, port, storage, stageTimeout: stageTimeout.value, chunkSize, tls: options.tls, keepalive: keepalive.right })
+      services({
+        host,
+        port,
+        storage,
+        stageTimeout: stageTimeout.value,
+        chunkSize,
+        tls: options.tls,
+        keepalive: keepalive.right,
+        faults: options.faults ?? []
+      })
     )
     return Context.get(context, Orchestrator)
   })
@@ -364,6 +389,7 @@ export interface OrchestratorTestOptions {
  */
 export const layerTest = (options: OrchestratorTestOptions = {}): Layer.Layer<Orchestrator> => {
   const core = JobRunner.layer({ stageTimeout: Duration.minutes(10) }).pipe(
+    Layer.provideMerge(Faults.layer()),
     Layer.provideMerge(AgentRegistry.layer),
     Layer.provideMerge(BackupRecords.layerMemory(options.backups)),
     Layer.provideMerge(Events.layer)

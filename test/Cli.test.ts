@@ -178,6 +178,7 @@ const makeFake = (options: { readonly script?: ReadonlyArray<Step>; readonly eve
             : Effect.succeed(found)
         }),
       fragmentPath: () => Effect.succeed("/tmp/fake/fragment"),
+      faults: { add: () => Effect.dieMessage("no faults in this fake"), armed: Effect.succeed([]), clear: () => Effect.succeed(0) },
       events: Stream.fromIterable(options.events ?? [])
     }
     return { orchestrator, reads, cancelled }
@@ -433,7 +434,7 @@ describe("bro-agent usage", () => {
       const result = yield* cli(["frobnicate"])
       expect(result.code).toBe(2)
       expect(result.out).toEqual([])
-      expect(result.err[0]).toBe("Invalid subcommand for bro-agent - use one of 'orchestrator', 'agents', 'backup', 'action'")
+      expect(result.err[0]).toBe("Invalid subcommand for bro-agent - use one of 'orchestrator', 'agents', 'backup', 'action', 'fault'")
       expect(result.err).toContain(usageHint)
     }))
 

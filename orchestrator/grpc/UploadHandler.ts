@@ -22,6 +22,7 @@ import { md5 } from "../../src/internal/Checksum.js"
 import * as RestoreReader from "../../src/internal/RestoreReader.js"
 import * as Wire from "../../src/internal/Wire.js"
 import { OrchestratorEvents } from "../Events.js"
+import { Faults, matching } from "../Faults.js"
 import { FlowControl } from "../FlowControl.js"
 import type { Job } from "../jobs/Job.js"
 import { JobRunner } from "../JobRunner.js"
@@ -94,7 +95,7 @@ const messageBytes = (message: BackupMessage) => (message._tag === "Content" ? m
 export const layer: Layer.Layer<
   UploadHandler,
   never,
-  JobRunner | BackupStore | FlowControl | OrchestratorEvents | FileSystem.FileSystem
+  JobRunner | BackupStore | FlowControl | OrchestratorEvents | Faults | FileSystem.FileSystem
 > = Layer.effect(
   UploadHandler,
   Effect.gen(function*() {
@@ -103,6 +104,7 @@ export const layer: Layer.Layer<
     const budget = (yield* FlowControl).uploads
     const events = yield* OrchestratorEvents
     const fs = yield* FileSystem.FileSystem
+    const faults = yield* Faults
 
     const handle = (call: UploadCall, respond: grpc.sendUnaryData<object>) => {
       const peer = peerOf(call)
@@ -200,6 +202,16 @@ export const layer: Layer.Layer<
           return
         }
 
+        const abort = yield* faults.take(matching("abort-upload", request.agentId, { fragmentId }))
+        const aborted = () =>
+          new Refused({
+            reason: abort?.message ??
+              (abort?.atByte === undefined
+                ? "Fault injected: upload aborted after the backup file's checksum"
+                : `Fault injected: upload aborted at byte ${abort.atByte}`)
+          })
+        let received = 0
+
         // The upload: its folder goes when it ends, before the agent hears how.
         const receive = Effect.gen(function*() {
           let committed = false
@@ -255,6 +267,10 @@ export const layer: Layer.Layer<
             // Refused when it arrives, not when the file system refuses it (or its `.md5`) later.
             const badName = message._tag === "FileName" ? fileNameProblem(message.fileName) : undefined
             if (badName !== undefined) return yield* Effect.fail(new Refused({ reason: `Invalid file name: ${badName}` }))
+            if (abort?.atByte !== undefined && message._tag === "Content") {
+              received += message.content.length
+              if (received >= abort.atByte) return yield* Effect.fail(aborted())
+            }
             const read = RestoreReader.read(reader, message)
             if (Either.isLeft(read)) return yield* Effect.fail(new Refused({ reason: read.left.reason }))
             reader = read.right.state
@@ -274,6 +290,9 @@ export const layer: Layer.Layer<
                 name: output.fileName,
                 size: output.size,
                 checksum
+              }
+              if (abort !== undefined && abort.atByte === undefined && output.file === "BACKUP_FILE") {
+                return yield* Effect.fail(aborted())
               }
             }
           }
