@@ -303,6 +303,27 @@ const listBackups = (values: ClientValues) =>
       return ExitCode.success
     }))
 
+const verifyBackup = (values: ClientValues & { readonly name: string }) =>
+  withClient(values, (client) =>
+    Effect.gen(function*() {
+      const report = yield* client.verifyBackup(values.manager, values.name)
+      for (const fragment of report.fragments) {
+        for (const file of fragment.files) {
+          yield* printLine(
+            `${fragment.ok ? "OK    " : "FAILED"}  ${fragment.agentId}/${fragment.fragmentId}  ${file.name} (${file.size} bytes, MD5 ${file.checksum})` +
+              (file.problem === undefined ? "" : `: ${file.problem}`)
+          )
+        }
+      }
+      const failed = report.fragments.filter((fragment) => !fragment.ok).length
+      yield* printLine(
+        report.ok
+          ? `Backup "${report.backupName}": ${report.fragments.length} fragment${report.fragments.length === 1 ? "" : "s"} verified, ${report.status}`
+          : `Backup "${report.backupName}": ${failed} of ${report.fragments.length} fragment${report.fragments.length === 1 ? "" : "s"} failed, now ${report.status}`
+      )
+      return report.ok ? ExitCode.success : ExitCode.failure
+    }))
+
 const listAgents = (values: ClientValues) =>
   withClient(values, (client) =>
     Effect.gen(function*() {
@@ -643,6 +664,13 @@ const commandTree = (options: RunOptions, settle: (code: ExitCode) => Effect.Eff
       actionCommand("delete", "DELETE_BACKUP", "Delete a backup"),
       Command.make("list", client, handled(listBackups)).pipe(
         Command.withDescription("List the backups of the backup manager: name, status, creation time and agents.")
+      ),
+      Command.make("verify", { ...client, name: Args.text({ name: "NAME" }) }, handled(verifyBackup)).pipe(
+        Command.withDescription(
+          "Read every stored file of the backup back and check its MD5, fragment by fragment; a failure marks " +
+            "the backup CORRUPTED (exit code 0 when every fragment checks out, 1 otherwise). A route of the " +
+            "development orchestrator that a real BRO does not have."
+        )
       )
     ])
   )

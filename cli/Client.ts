@@ -14,7 +14,15 @@ import type * as HttpApiError from "@effect/platform/HttpApiError"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import { Data, Duration, Effect, ParseResult, Schema } from "effect"
-import type { ActionJson, ActionSummaryJson, AgentJson, ApiFailure, BackupJson, HealthJson } from "../orchestrator/Api.js"
+import type {
+  ActionJson,
+  ActionSummaryJson,
+  AgentJson,
+  ApiFailure,
+  BackupJson,
+  BackupVerificationJson,
+  HealthJson
+} from "../orchestrator/Api.js"
 import { OrchestratorApi } from "../orchestrator/Api.js"
 import type { ArmedFault, FaultSpec } from "../orchestrator/Faults.js"
 import type { ActionName } from "../orchestrator/Model.js"
@@ -137,6 +145,8 @@ export interface OrchestratorClient {
   readonly cancelAction: (backupManagerId: string, actionId: string) => Effect.Effect<ActionJson, ClientError>
   readonly backups: (backupManagerId: string) => Effect.Effect<ReadonlyArray<BackupJson>, ClientError>
   readonly backup: (backupManagerId: string, backupName: string) => Effect.Effect<BackupJson, ClientError>
+  /** Reads a backup's stored files back and checks them (the development orchestrator's extension). */
+  readonly verifyBackup: (backupManagerId: string, backupName: string) => Effect.Effect<BackupVerificationJson, ClientError>
   /** Arms a fault (the development orchestrator's extension). */
   readonly addFault: (fault: FaultSpec) => Effect.Effect<ArmedFault, ClientError>
   /** The faults armed (the development orchestrator's extension). */
@@ -286,6 +296,11 @@ export const make = (
         send(
           `GET ${managerPath(id)}/backup/${encodeURIComponent(backupName)}`,
           api.backups.backup({ path: { id, backupName } })
+        ),
+      verifyBackup: (id, backupName) =>
+        send(
+          `POST ${managerPath(id)}/backup/${encodeURIComponent(backupName)}/verify`,
+          api.backups.verifyBackup({ path: { id, backupName } })
         ),
       addFault: (fault) => send("POST /v1/faults", addFault({ payload: fault })),
       faults: Effect.map(send("GET /v1/faults", api.faults.faults()), (answer) => answer.faults),

@@ -189,6 +189,56 @@ export const BackupJson = Schema.Struct({
 export type BackupJson = typeof BackupJson.Type
 
 /**
+ * One stored file as `verify` read it back.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const VerifiedFileJson = Schema.Struct({
+  file: Schema.Literal("BACKUP_FILE", "CUSTOM_METADATA_FILE"),
+  name: Schema.String,
+  size: Schema.Number,
+  checksum: Schema.String,
+  /** Why it failed; absent when it read back whole with its checksum. */
+  problem: Schema.optional(Schema.String)
+})
+
+/**
+ * One fragment as `verify` read it back.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const VerifiedFragmentJson = Schema.Struct({
+  agentId: Schema.String,
+  fragmentId: Schema.String,
+  ok: Schema.Boolean,
+  files: Schema.Array(VerifiedFileJson)
+})
+
+/**
+ * What `POST /v1/backup-manager/{id}/backup/{backupName}/verify` (ours)
+ * answers: each fragment's files read back and checked against their MD5,
+ * and the backup's status afterwards (CORRUPTED when one failed).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const BackupVerificationJson = Schema.Struct({
+  backupManagerId: Schema.String,
+  backupName: Schema.String,
+  ok: Schema.Boolean,
+  status: Schema.String,
+  fragments: Schema.Array(VerifiedFragmentJson)
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type BackupVerificationJson = typeof BackupVerificationJson.Type
+
+/**
  * The body of `POST /v1/backup-manager/{id}/action`.
  *
  * @since 0.1.0
@@ -322,7 +372,8 @@ export class ActionsGroup extends HttpApiGroup.make("actions")
 {}
 
 /**
- * `GET /v1/backup-manager/{id}/backup[/{backupName}]`.
+ * `GET /v1/backup-manager/{id}/backup[/{backupName}]`, and
+ * `POST .../backup/{backupName}/verify` (ours: BRO cannot verify a backup).
  *
  * @since 0.1.0
  * @category groups
@@ -334,6 +385,11 @@ export class BackupsGroup extends HttpApiGroup.make("backups")
       .addSuccess(Schema.Struct({ backups: Schema.Array(BackupJson) }))
   )
   .add(HttpApiEndpoint.get("backup", "/v1/backup-manager/:id/backup/:backupName").setPath(backupPath).addSuccess(BackupJson))
+  .add(
+    HttpApiEndpoint.post("verifyBackup", "/v1/backup-manager/:id/backup/:backupName/verify")
+      .setPath(backupPath)
+      .addSuccess(BackupVerificationJson)
+  )
 {}
 
 /**

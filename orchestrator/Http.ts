@@ -10,6 +10,9 @@
  * `GET /v1/agents` lists the registered agents with what each registered
  * with: API version, scope, features, backend type and software version.
  * `/v1/faults` arms, lists and clears faults on demand (`Faults.ts`).
+ * `POST /v1/backup-manager/{id}/backup/{backupName}/verify` reads every
+ * stored file of the backup back, checks its MD5 and answers each
+ * fragment's outcome; one that fails marks the backup CORRUPTED.
  *
  * Errors answer `{"statusCode": n, "message": "..."}` with the same HTTP
  * status: 404 for an unknown backup manager, action, backup or route, 422 for
@@ -464,7 +467,9 @@ const BackupsLive = HttpApiBuilder.group(OrchestratorApi, "backups", (handlers) 
       Effect.flatMap(Orchestrator, (orchestrator) =>
         answered(Effect.map(orchestrator.backups(path.id), (backups) => ({ backups: backups.map(backupJson) })))))
     .handle("backup", ({ path }) =>
-      Effect.flatMap(Orchestrator, (orchestrator) => answered(Effect.map(orchestrator.backup(path.id, path.backupName), backupJson)))))
+      Effect.flatMap(Orchestrator, (orchestrator) => answered(Effect.map(orchestrator.backup(path.id, path.backupName), backupJson))))
+    .handle("verifyBackup", ({ path }) =>
+      Effect.flatMap(Orchestrator, (orchestrator) => answered(orchestrator.verifyBackup(path.id, path.backupName)))))
 
 const FaultsLive = HttpApiBuilder.group(OrchestratorApi, "faults", (handlers) =>
   handlers

@@ -10,11 +10,12 @@
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import type { Scope, Stream } from "effect"
-import { Context, Duration, Effect, Layer } from "effect"
+import type { Scope } from "effect"
+import { Context, Duration, Effect, Layer, Stream } from "effect"
 import { join, resolve } from "node:path"
 import * as AgentRegistry from "./AgentRegistry.js"
 import * as BackupRecords from "./BackupRecords.js"
+import type { BackupVerificationJson } from "./Api.js"
 import * as Events from "./Events.js"
 import * as Faults from "./Faults.js"
 import * as FlowControl from "./FlowControl.js"
@@ -154,6 +155,15 @@ export class Orchestrator extends Context.Tag("bro-agent/DevOrchestrator")<
       backupManagerId: string,
       backupName: string
     ) => Effect.Effect<BackupRecord, UnknownBackupManager | BackupNotFound>
+    /**
+     * Reads every stored file of the backup back and checks its MD5, fragment
+     * by fragment; a file that fails marks the backup CORRUPTED (on disk and
+     * in the API). Not an action: it runs beside whatever runs.
+     */
+    readonly verifyBackup: (
+      backupManagerId: string,
+      backupName: string
+    ) => Effect.Effect<BackupVerificationJson, UnknownBackupManager | BackupNotFound>
     /** Where a stored fragment's backup file lies on disk (for tests that look at what was stored). */
     readonly fragmentPath: (
       backupManagerId: string,
@@ -247,6 +257,50 @@ const fromServices = (where: { readonly host: string; readonly port: number; rea
           Effect.map(backups.all, (all) => all.filter((each) => each.backupManagerId === managerId))
         ),
       backup,
+      verifyBackup: (managerId, backupName) =>
+        Effect.gen(function*() {
+          const found = yield* backup(managerId, backupName)
+          const fragments = yield* Effect.forEach(found.fragments, (fragment) =>
+            Effect.gen(function*() {
+              const stored = [
+                ["BACKUP_FILE", fragment.backupFile] as const,
+                ...(fragment.customMetadataFile === undefined
+                  ? []
+                  : [["CUSTOM_METADATA_FILE", fragment.customMetadataFile] as const])
+              ]
+              const files = yield* Effect.forEach(stored, ([kind, file]) =>
+                Effect.gen(function*() {
+                  const problem = store._tag === "None"
+                    ? "nothing is stored by an orchestrator in memory"
+                    : yield* store.value.readStoredFile(managerId, backupName, fragment, kind, 1024 * 1024).pipe(
+                      Stream.runDrain,
+                      Effect.as(undefined),
+                      Effect.catchAll((error) =>
+                        Effect.succeed(error._tag === "StoredFileUnreadable" ? error.reason : `cannot be read: ${error.message}`)
+                      )
+                    )
+                  return {
+                    file: kind,
+                    name: file.name,
+                    size: file.size,
+                    checksum: file.checksum,
+                    ...(problem === undefined ? {} : { problem })
+                  }
+                }))
+              return {
+                agentId: fragment.agentId,
+                fragmentId: fragment.fragmentId,
+                ok: files.every((file) => file.problem === undefined),
+                files
+              }
+            }))
+          const ok = fragments.every((fragment) => fragment.ok)
+          if (!ok && store._tag === "None") {
+            yield* backups.markCorrupted(managerId, backupName, "verify found a fragment that cannot be read back")
+          }
+          const after = yield* backup(managerId, backupName)
+          return { backupManagerId: managerId, backupName, ok, status: after.status, fragments }
+        }),
       fragmentPath: (managerId, backupName, agentId, fragmentId) =>
         Effect.gen(function*() {
           const found = yield* backup(managerId, backupName)

@@ -178,6 +178,7 @@ const makeFake = (options: { readonly script?: ReadonlyArray<Step>; readonly eve
             : Effect.succeed(found)
         }),
       fragmentPath: () => Effect.succeed("/tmp/fake/fragment"),
+      verifyBackup: () => Effect.dieMessage("no verify in this fake"),
       faults: { add: () => Effect.dieMessage("no faults in this fake"), armed: Effect.succeed([]), clear: () => Effect.succeed(0) },
       events: Stream.fromIterable(options.events ?? [])
     }

@@ -148,6 +148,7 @@ const makeFake = (options: { readonly ongoing?: ActionRecord | undefined } = { o
             : Effect.succeed(found)
         }),
       fragmentPath: () => Effect.succeed("/tmp/fake/fragment"),
+      verifyBackup: () => Effect.dieMessage("no verify in this fake"),
       faults: { add: () => Effect.dieMessage("no faults in this fake"), armed: Effect.succeed([]), clear: () => Effect.succeed(0) },
       events: Stream.empty
     }
