@@ -58,6 +58,12 @@ export interface RunOptions {
    * sequences); no by default. `bin` turns them on for a terminal.
    */
   readonly color?: boolean
+  /**
+   * Whether the output is a terminal: a waiting command then shows its
+   * transfers as progress bars redrawn in place; plain lines otherwise (the
+   * default).
+   */
+  readonly terminal?: boolean
   /** How often a waiting command asks for the action's progress; 500 ms by default. */
   readonly pollInterval?: Duration.DurationInput
   /** How `bro-agent orchestrator` builds the orchestrator; `Orchestrator.layer` by default. */
@@ -232,20 +238,72 @@ const resultLines = (action: ActionJson) => {
   ]
 }
 
+/** A size in bytes, as people read it. */
+const bytesText = (bytes: number): string => {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"]
+  let value = bytes
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`
+}
+
+type TransferJson = NonNullable<ActionJson["transfers"]>[number]
+
+const transferText = (transfer: TransferJson, bar: boolean): string => {
+  const fraction = transfer.bytesTotal > 0 ? Math.min(1, transfer.bytesDone / transfer.bytesTotal) : 0
+  const width = 20
+  const filled = Math.round(fraction * width)
+  const meter = bar ? `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ` : ""
+  const left = transfer.state === "RUNNING"
+    ? transfer.secondsLeft === undefined ? "" : `  ${Math.ceil(transfer.secondsLeft)} s left`
+    : `  ${transfer.state === "DONE" ? "done" : "failed"}`
+  return `  ${transfer.agentId}/${transfer.fragmentId}  ${transfer.direction}  ${meter}` +
+    `${bytesText(transfer.bytesDone)} of ${bytesText(transfer.bytesTotal)} (${Math.round(fraction * 100)}%)  ` +
+    `${bytesText(transfer.bytesPerSecond)}/s${left}`
+}
+
+/**
+ * Asks for the action until it is FINISHED, showing its stage progress and,
+ * per agent and fragment, its bytes done, rate and time left: on a terminal
+ * as progress bars redrawn in place, otherwise as a plain line whenever a
+ * line changed (a transfer's when its bytes moved).
+ */
 const follow = (
   client: OrchestratorClient,
   managerId: string,
   actionId: string,
-  interval: Duration.DurationInput
+  interval: Duration.DurationInput,
+  terminal: boolean
 ): Effect.Effect<ActionJson, ClientError> =>
   Effect.gen(function*() {
     let shown: string | undefined
+    const shownTransfers = new Map<string, number>()
+    let drawn = 0
     while (true) {
       const action = yield* client.action(managerId, actionId)
       const line = `${percent(action).padStart(4)}${present(action.progressInfo) ? `  ${action.progressInfo}` : ""}`
-      if (line !== shown) {
-        yield* printLine(line)
-        shown = line
+      const transfers = action.transfers ?? []
+      if (terminal) {
+        // Our own control sequences redraw the block; the server's text in it is printable.
+        const block = [line, ...transfers.map((transfer) => transferText(transfer, true))].map(printable)
+        const up = drawn > 0 ? `\u001b[${drawn}A` : ""
+        yield* Console.log(up + block.map((text) => `\r\u001b[2K${text}`).join("\n"))
+        drawn = block.length
+      } else {
+        if (line !== shown) {
+          yield* printLine(line)
+          shown = line
+        }
+        for (const transfer of transfers) {
+          const key = `${transfer.direction} ${transfer.agentId}/${transfer.fragmentId}`
+          const progress = transfer.state === "RUNNING" ? transfer.bytesDone : -1
+          if (shownTransfers.get(key) === progress) continue
+          shownTransfers.set(key, progress)
+          yield* printLine(transferText(transfer, false))
+        }
       }
       if (action.state === "FINISHED") return action
       yield* Effect.sleep(interval)
@@ -280,7 +338,13 @@ const runAction = (
       yield* printLine(
         `Action ${actionId} started: ${action} of backup "${values.name}" in backup manager ${values.manager}`
       )
-      const finished = yield* follow(client, values.manager, actionId, options.pollInterval ?? Duration.millis(500))
+      const finished = yield* follow(
+        client,
+        values.manager,
+        actionId,
+        options.pollInterval ?? Duration.millis(500),
+        options.terminal === true
+      )
       for (const line of resultLines(finished)) yield* printLine(line)
       return finished.result === "SUCCESS" ? ExitCode.success : ExitCode.failure
     }))
@@ -378,6 +442,9 @@ const showAction = (values: ClientValues & { readonly id: string }) =>
       ]
       const shown = rows.filter((row): row is readonly [string, string] => present(row[1]))
       for (const line of table(shown.map(([label, value]) => [`${label}:`, value]))) yield* printLine(line)
+      const transfers = action.transfers ?? []
+      if (transfers.length > 0) yield* printLine("Transfers:")
+      for (const transfer of transfers) yield* printLine(transferText(transfer, false))
       return ExitCode.success
     }))
 
@@ -412,7 +479,7 @@ const cancelAction = (values: ClientValues & { readonly id: Option.Option<string
       // The cancel is asked; the action ends once its agents answered the cancel round.
       const finished = cancelled.state === "FINISHED"
         ? cancelled
-        : yield* follow(client, managerId, actionId, options.pollInterval ?? Duration.millis(500))
+        : yield* follow(client, managerId, actionId, options.pollInterval ?? Duration.millis(500), options.terminal === true)
       for (const line of resultLines(finished)) yield* printLine(line)
       return ExitCode.success
     }))

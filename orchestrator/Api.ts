@@ -18,6 +18,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import { Schema } from "effect"
 import { ArmedFault, FaultSpec } from "./Faults.js"
+import { TransferJson } from "./Transfers.js"
 
 const OptionalText = Schema.optionalWith(Schema.String, { nullable: true })
 
@@ -138,7 +139,12 @@ export const ActionJson = Schema.Struct({
   progressPercentage: Schema.optionalWith(Schema.Number, { nullable: true, default: () => 0 }),
   startTime: OptionalText,
   completionTime: OptionalText,
-  lastUpdateTime: OptionalText
+  lastUpdateTime: OptionalText,
+  /**
+   * Ours, beside BRO's fields: the action's data calls, per agent and
+   * fragment, with bytes done, rate and time left; absent while none started.
+   */
+  transfers: Schema.optional(Schema.Array(TransferJson))
 })
 
 /**

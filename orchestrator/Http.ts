@@ -454,7 +454,12 @@ const ActionsLive = HttpApiBuilder.group(OrchestratorApi, "actions", (handlers) 
       Effect.flatMap(Orchestrator, (orchestrator) =>
         answered(Effect.map(orchestrator.actions(path.id), (actions) => ({ actions: actions.map(actionSummaryJson) })))))
     .handle("action", ({ path }) =>
-      Effect.flatMap(Orchestrator, (orchestrator) => answered(Effect.map(orchestrator.action(path.id, path.actionId), actionJson))))
+      Effect.gen(function*() {
+        const orchestrator = yield* Orchestrator
+        const record = yield* answered(orchestrator.action(path.id, path.actionId))
+        const transfers = yield* orchestrator.transfers(record.id)
+        return transfers.length === 0 ? actionJson(record) : { ...actionJson(record), transfers }
+      }))
     .handle("cancelAction", ({ path }) =>
       Effect.flatMap(Orchestrator, (orchestrator) =>
         answered(

@@ -38,6 +38,7 @@ import type {
 } from "./Model.js"
 import { ActionNotFound, BackupNotFound, OrchestratorStartError, UnknownBackupManager } from "./Model.js"
 import * as Storage from "./Storage.js"
+import * as Transfers from "./Transfers.js"
 
 export {
   /**
@@ -143,6 +144,11 @@ export class Orchestrator extends Context.Tag("bro-agent/DevOrchestrator")<
     ) => Effect.Effect<ActionRecord, UnknownBackupManager | ActionNotFound>
     /** The records kept of the manager's actions, in the order asked for. */
     readonly actions: (backupManagerId: string) => Effect.Effect<ReadonlyArray<ActionRecord>, UnknownBackupManager>
+    /**
+     * The action's data calls with their bytes done, rate and time left (the
+     * latest 100 actions' are kept; an older one's, or an unknown one's, are none).
+     */
+    readonly transfers: (actionId: string) => Effect.Effect<ReadonlyArray<Transfers.TransferJson>>
     /** Waits until the action is FINISHED and returns its final record. */
     readonly awaitAction: (actionId: string) => Effect.Effect<ActionRecord, ActionNotFound>
     /**
@@ -200,6 +206,7 @@ const fromServices = (where: { readonly host: string; readonly port: number; rea
     const events = yield* Events.OrchestratorEvents
     const store = yield* Effect.serviceOption(Storage.BackupStore)
     const faults = yield* Faults.Faults
+    const transfers = yield* Transfers.Transfers
 
     const managers = Effect.gen(function*() {
       const ids = new Set<string>(["DEFAULT"])
@@ -249,6 +256,7 @@ const fromServices = (where: { readonly host: string; readonly port: number; rea
           manager(managerId),
           Effect.map(runner.actions, (all) => all.filter((record) => record.backupManagerId === managerId))
         ),
+      transfers: transfers.of,
       awaitAction: runner.awaitAction,
       cancelAction: runner.cancel,
       backups: (managerId) =>
@@ -329,6 +337,7 @@ const services = (options: {
 }) => {
   const core = JobRunner.layer({ stageTimeout: options.stageTimeout }).pipe(
     Layer.provideMerge(Faults.layer(options.faults)),
+    Layer.provideMerge(Transfers.layer),
     Layer.provideMerge(AgentRegistry.layer),
     Layer.provideMerge(BackupRecords.layer),
     Layer.provideMerge(
@@ -444,6 +453,7 @@ export interface OrchestratorTestOptions {
 export const layerTest = (options: OrchestratorTestOptions = {}): Layer.Layer<Orchestrator> => {
   const core = JobRunner.layer({ stageTimeout: Duration.minutes(10) }).pipe(
     Layer.provideMerge(Faults.layer()),
+    Layer.provideMerge(Transfers.layer),
     Layer.provideMerge(AgentRegistry.layer),
     Layer.provideMerge(BackupRecords.layerMemory(options.backups)),
     Layer.provideMerge(Events.layer)

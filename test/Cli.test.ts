@@ -179,6 +179,7 @@ const makeFake = (options: { readonly script?: ReadonlyArray<Step>; readonly eve
         }),
       fragmentPath: () => Effect.succeed("/tmp/fake/fragment"),
       verifyBackup: () => Effect.dieMessage("no verify in this fake"),
+      transfers: () => Effect.succeed([]),
       faults: { add: () => Effect.dieMessage("no faults in this fake"), armed: Effect.succeed([]), clear: () => Effect.succeed(0) },
       events: Stream.fromIterable(options.events ?? [])
     }

@@ -17,6 +17,7 @@ import type { StatusCode } from "../../src/core/Status.js"
 import * as Status from "../../src/core/Status.js"
 import * as Wire from "../../src/internal/Wire.js"
 import { Faults, matching } from "../Faults.js"
+import { Transfers } from "../Transfers.js"
 import { FlowControl } from "../FlowControl.js"
 import type { Job } from "../jobs/Job.js"
 import { JobRunner } from "../JobRunner.js"
@@ -92,7 +93,7 @@ const wrongChecksum = (checksum: string): string =>
  */
 export const layer = (
   options: DownloadOptions
-): Layer.Layer<DownloadHandler, never, JobRunner | BackupStore | FlowControl | Faults> =>
+): Layer.Layer<DownloadHandler, never, JobRunner | BackupStore | FlowControl | Faults | Transfers> =>
   Layer.effect(
     DownloadHandler,
     Effect.gen(function*() {
@@ -100,6 +101,7 @@ export const layer = (
       const store = yield* BackupStore
       const budget = (yield* FlowControl).downloads
       const faults = yield* Faults
+      const transfers = yield* Transfers
 
       const handle = (call: DownloadCall) => {
         const peer = peerOf(call)
@@ -141,6 +143,13 @@ export const layer = (
           const fault = yield* faults.take(
             matching("serve-restore", request.agentId, { fragmentId: request.fragment.fragmentId })
           )
+          const transfer = yield* transfers.start(job.id, {
+            agentId: request.agentId,
+            fragmentId: fragment.fragmentId,
+            direction: "download",
+            bytesTotal: fragment.backupFile.size + (fragment.customMetadataFile?.size ?? 0)
+          })
+          let complete = false
           // Content bytes sent, for a fault that cuts or stalls at a byte.
           let sent = 0
           const stopsAt = fault === undefined || fault.mode === "wrong-checksum" ? undefined : fault.atByte ?? 0
@@ -216,6 +225,7 @@ export const layer = (
                   if (content.length > 0) {
                     sent += content.length
                     yield* write(Wire.restoreToWire(FilePart.Content({ file, content })), true)
+                    yield* transfer.add(content.length)
                   }
                   if (stopsAt !== undefined && sent >= stopsAt) return yield* new FaultStop()
                 }
@@ -233,6 +243,7 @@ export const layer = (
               Effect.gen(function*() {
                 yield* send("BACKUP_FILE", fragment.backupFile)
                 if (fragment.customMetadataFile !== undefined) yield* send("CUSTOM_METADATA_FILE", fragment.customMetadataFile)
+                complete = true
                 yield* end("OK", "")
               }).pipe(
                 Effect.catchTag("FaultStop", () =>
@@ -253,7 +264,8 @@ export const layer = (
                   ? error.message
                   : `Storage failed: ${error.message}`
               )
-            )
+            ),
+            Effect.ensuring(Effect.suspend(() => transfer.end(complete && fault === undefined ? "DONE" : "FAILED")))
           )
         }).pipe(Effect.scoped, Effect.annotateLogs({ call: "restore", peer: peer.address }))
       }

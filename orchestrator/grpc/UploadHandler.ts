@@ -23,6 +23,7 @@ import * as RestoreReader from "../../src/internal/RestoreReader.js"
 import * as Wire from "../../src/internal/Wire.js"
 import { OrchestratorEvents } from "../Events.js"
 import { Faults, matching } from "../Faults.js"
+import { Transfers } from "../Transfers.js"
 import { FlowControl } from "../FlowControl.js"
 import type { Job } from "../jobs/Job.js"
 import { JobRunner } from "../JobRunner.js"
@@ -95,7 +96,7 @@ const messageBytes = (message: BackupMessage) => (message._tag === "Content" ? m
 export const layer: Layer.Layer<
   UploadHandler,
   never,
-  JobRunner | BackupStore | FlowControl | OrchestratorEvents | Faults | FileSystem.FileSystem
+  JobRunner | BackupStore | FlowControl | OrchestratorEvents | Faults | Transfers | FileSystem.FileSystem
 > = Layer.effect(
   UploadHandler,
   Effect.gen(function*() {
@@ -105,6 +106,7 @@ export const layer: Layer.Layer<
     const events = yield* OrchestratorEvents
     const fs = yield* FileSystem.FileSystem
     const faults = yield* Faults
+    const transfers = yield* Transfers
 
     const handle = (call: UploadCall, respond: grpc.sendUnaryData<object>) => {
       const peer = peerOf(call)
@@ -211,6 +213,14 @@ export const layer: Layer.Layer<
                 : `Fault injected: upload aborted at byte ${abort.atByte}`)
           })
         let received = 0
+        const declared = Number(request.fragment.sizeInBytes)
+        const transfer = yield* transfers.start(job.id, {
+          agentId: request.agentId,
+          fragmentId,
+          direction: "upload",
+          bytesTotal: Number.isFinite(declared) && declared > 0 ? declared : 0
+        })
+        let uploaded = false
 
         // The upload: its folder goes when it ends, before the agent hears how.
         const receive = Effect.gen(function*() {
@@ -253,6 +263,7 @@ export const layer: Layer.Layer<
               )
               if (!kept) return yield* Effect.fail(new Refused({ reason: actionEnded(job) }))
               committed = true
+              uploaded = true
               yield* answer("OK", "")
               yield* events.publish(OrchestratorEvent.FragmentStored({
                 actionId: job.id,
@@ -267,6 +278,7 @@ export const layer: Layer.Layer<
             // Refused when it arrives, not when the file system refuses it (or its `.md5`) later.
             const badName = message._tag === "FileName" ? fileNameProblem(message.fileName) : undefined
             if (badName !== undefined) return yield* Effect.fail(new Refused({ reason: `Invalid file name: ${badName}` }))
+            if (message._tag === "Content" && message.file === "BACKUP_FILE") yield* transfer.add(message.content.length)
             if (abort?.atByte !== undefined && message._tag === "Content") {
               received += message.content.length
               if (received >= abort.atByte) return yield* Effect.fail(aborted())
@@ -307,7 +319,8 @@ export const layer: Layer.Layer<
           yield* Effect.raceFirst(Effect.scoped(receive), ended)
         }).pipe(
           // Inside the scope: refused while the upload still counts as open.
-          Effect.catchAll((error) => refuse(error._tag === "Refused" ? error.reason : `Storage failed: ${error.message}`))
+          Effect.catchAll((error) => refuse(error._tag === "Refused" ? error.reason : `Storage failed: ${error.message}`)),
+          Effect.ensuring(Effect.suspend(() => transfer.end(uploaded ? "DONE" : "FAILED")))
         ))
       }).pipe(Effect.scoped, Effect.annotateLogs({ call: "backup", peer: peer.address }))
     }
