@@ -208,11 +208,26 @@ const fromServices = (where: { readonly host: string; readonly port: number; rea
     const faults = yield* Faults.Faults
     const transfers = yield* Transfers.Transfers
 
+    // DEFAULT, each manager a scope names, each agent's virtual managers, and
+    // the manager of each stored backup; a virtual one's type is its parent.
     const managers = Effect.gen(function*() {
-      const ids = new Set<string>(["DEFAULT"])
-      for (const agent of yield* registry.agents) for (const id of agent.info.scope) ids.add(id)
-      for (const backup of yield* backups.all) ids.add(backup.backupManagerId)
-      return [...ids].sort().map((id): BackupManager => ({ id, backupType: id, backupDomain: "" }))
+      const agents = (yield* registry.agents).map((agent) => agent.info)
+      const types = new Map<string, string>([["DEFAULT", "DEFAULT"]])
+      for (const agent of agents) for (const id of agent.scope) types.set(id, id)
+      for (const agent of agents) {
+        for (const virtual of AgentRegistry.virtualManagersOf(agent)) {
+          if (!types.has(virtual.id)) types.set(virtual.id, virtual.backupType)
+        }
+      }
+      for (const backup of yield* backups.all) {
+        if (types.has(backup.backupManagerId)) continue
+        const recorded = backup.softwareVersions.map((version) => ({
+          agentId: version.agentId,
+          scope: agents.find((agent) => agent.agentId === version.agentId)?.scope ?? []
+        }))
+        types.set(backup.backupManagerId, AgentRegistry.managerMeaning(backup.backupManagerId, recorded).backupType)
+      }
+      return [...types.keys()].sort().map((id): BackupManager => ({ id, backupType: types.get(id) ?? id, backupDomain: "" }))
     })
     const manager = (id: string) =>
       Effect.flatMap(managers, (all) => {
