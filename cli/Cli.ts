@@ -115,7 +115,6 @@ const defaultUrl = "http://127.0.0.1:7001"
  * @category formatting
  */
 export const printable = (text: string): string =>
-  // eslint-disable-next-line no-control-regex
   text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (character) =>
     character === "\n" || character === "\r" || character === "\t"
       ? " "
@@ -842,7 +841,6 @@ const messageOf = (error: unknown): string => {
 /** A console whose lines lose @effect/cli's colours: for output that is not a terminal. */
 const withoutColours = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.flatMap(Effect.console, (console) => {
-    // eslint-disable-next-line no-control-regex
     const plain = (args: ReadonlyArray<unknown>) => args.map((arg) => typeof arg === "string" ? arg.replace(/\u001b\[[0-9;]*m/g, "") : arg)
     return Effect.withConsole(effect, {
       ...console,
