@@ -55,21 +55,21 @@
  * folder are removed at the end, on failure, on timeout and on Ctrl-C; a
  * child whose driver vanished stops when its stdin closes.
  */
-import { Command, FileSystem } from "@effect/platform"
-import type { CommandExecutor } from "@effect/platform"
+import { FileSystem } from "@effect/platform"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import type { Scope } from "effect"
-import { Console, Data, Duration, Effect, Either, Queue, Ref, Schedule, Stream } from "effect"
+import { Console, Duration, Effect, Either, Ref, Schedule } from "effect"
 import { readFileSync } from "node:fs"
-import { cpus, loadavg, totalmem } from "node:os"
+import { cpus } from "node:os"
 import { performance } from "node:perf_hooks"
 import { resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import type { ChildMessage } from "./agents-support/protocol.js"
-import { decodeLine } from "./agents-support/protocol.js"
-
-const MiB = 1024 * 1024
+import type { Stopped } from "./agents-support/children.js"
+import { startProtocolChild } from "./agents-support/children.js"
+import { BenchFailure, cpuSecondsOf } from "./support/processes.js"
+import { load, machine } from "./support/report.js"
+import { formatSize, MiB, parseSize, positiveInteger } from "./support/sizes.js"
 
 // ---------------------------------------------------------------------------
 // Options
@@ -88,23 +88,6 @@ interface Options {
 
 const usage = "usage: npm run bench:agents -- [--agents 200] [--processes 4] [--size 1MiB] " +
   "[--connections own|shared] [--timeout 300] [--stage-timeout 120] [--cpu-prof DIR]"
-
-const units: Record<string, number> = { "": 1, b: 1, kib: 1024, mib: MiB }
-
-const parseSize = (text: string): number => {
-  const match = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(text)
-  const factor = units[(match?.[2] ?? "").toLowerCase()]
-  if (match === null || factor === undefined || Number(match[1]) < 1) {
-    throw new Error(`--size: "${text}" is not a size such as 1MiB or 512KiB`)
-  }
-  return Number(match[1]) * factor
-}
-
-const positiveInteger = (name: string, text: string): number => {
-  const value = Number(text)
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name}: "${text}" is not a positive integer`)
-  return value
-}
 
 const parseOptions = (args: ReadonlyArray<string>): Options => {
   const { values } = parseArgs({
@@ -133,7 +116,7 @@ const parseOptions = (args: ReadonlyArray<string>): Options => {
   return {
     agents,
     processes,
-    size: parseSize(values.size),
+    size: parseSize("size", values.size),
     connections,
     timeout: Duration.seconds(positiveInteger("timeout", values.timeout)),
     stageTimeoutSeconds: positiveInteger("stage-timeout", values["stage-timeout"]),
@@ -145,125 +128,17 @@ const parseOptions = (args: ReadonlyArray<string>): Options => {
 // Child processes
 // ---------------------------------------------------------------------------
 
-/** Why the benchmark could not go on. */
-class BenchFailure extends Data.TaggedError("BenchFailure")<{ readonly reason: string }> {
-  override get message(): string {
-    return this.reason
-  }
-}
-
-type Stopped = Extract<ChildMessage, { _tag: "Stopped" }>
-
-/** A child process spoken to through its stdin and stdout (see `agents-support/protocol.ts`). */
-interface Child {
-  readonly name: string
-  readonly pid: number
-  readonly send: (command: string) => Effect.Effect<void>
-  /** The child's next message with this tag (others are skipped); fails if it reports a failure or ends. */
-  readonly expect: <Tag extends ChildMessage["_tag"]>(
-    tag: Tag,
-    within: Duration.DurationInput
-  ) => Effect.Effect<Extract<ChildMessage, { _tag: Tag }>, BenchFailure>
-  /** Asks the child to stop and waits (bounded) for its last report; kills it if it does not exit. */
-  readonly stop: Effect.Effect<Stopped | undefined>
-}
-
 const entryScript = fileURLToPath(import.meta.url)
 
-type Received = ChildMessage | { readonly _tag: "Ended" }
-
-/**
- * Starts `node [nodeArgs] agents.js <args>` in the current scope. Its stdout
- * lines are decoded as messages (anything else is shown on stderr, as are
- * its logs); closing the scope kills it if it still runs.
- */
-const startChild = (
-  name: string,
-  args: ReadonlyArray<string>,
-  nodeArgs: ReadonlyArray<string>
-): Effect.Effect<Child, BenchFailure, CommandExecutor.CommandExecutor | Scope.Scope> =>
-  Effect.gen(function*() {
-    const child = yield* Command.start(Command.make(process.execPath, ...nodeArgs, entryScript, ...args)).pipe(
-      Effect.mapError((error) => new BenchFailure({ reason: `cannot start the ${name} process: ${error.message}` }))
-    )
-    const received = yield* Queue.unbounded<Received>()
-    const commands = yield* Queue.unbounded<string>()
-    const show = (line: string) => Console.error(`[${name}] ${line}`)
-    const encoder = new TextEncoder()
-
-    yield* Stream.fromQueue(commands).pipe(
-      Stream.map((command) => encoder.encode(`${command}\n`)),
-      Stream.run(child.stdin),
-      Effect.ignore,
-      Effect.forkScoped
-    )
-    yield* child.stdout.pipe(
-      Stream.decodeText(),
-      Stream.splitLines,
-      Stream.runForEach((line) => {
-        const message = decodeLine(line)
-        return message === undefined ? show(line) : Queue.offer(received, message)
-      }),
-      Effect.ignore,
-      Effect.ensuring(Queue.offer(received, { _tag: "Ended" })),
-      Effect.forkScoped
-    )
-    yield* child.stderr.pipe(Stream.decodeText(), Stream.splitLines, Stream.runForEach(show), Effect.ignore, Effect.forkScoped)
-
-    const expect = <Tag extends ChildMessage["_tag"]>(tag: Tag, within: Duration.DurationInput) =>
-      Effect.gen(function*() {
-        for (;;) {
-          const message = yield* Queue.take(received)
-          if (message._tag === tag) return message as Extract<ChildMessage, { _tag: Tag }>
-          if (message._tag === "Failed") return yield* new BenchFailure({ reason: `${name}: ${message.reason}` })
-          if (message._tag === "Ended") {
-            // Later waits see the end too.
-            yield* Queue.offer(received, message)
-            return yield* new BenchFailure({ reason: `the ${name} process ended (see its output above)` })
-          }
-        }
-      }).pipe(
-        Effect.timeoutFail({
-          duration: within,
-          onTimeout: () => new BenchFailure({ reason: `no ${tag} from the ${name} process within ${Duration.format(within)}` })
-        })
-      )
-
-    const stop = Effect.gen(function*() {
-      yield* Queue.offer(commands, "stop")
-      const stopped = yield* expect("Stopped", "20 seconds").pipe(Effect.option)
-      // It exits by itself after its report; make sure of it.
-      yield* child.exitCode.pipe(Effect.timeout("5 seconds"), Effect.ignore)
-      if (yield* Effect.orElseSucceed(child.isRunning, () => false)) {
-        yield* Console.error(`[${name}] did not exit: killing it`)
-        yield* child.kill("SIGKILL").pipe(Effect.timeout("5 seconds"), Effect.ignore)
-      }
-      return stopped._tag === "Some" ? stopped.value : undefined
-    })
-
-    return { name, pid: child.pid, send: (command) => Queue.offer(commands, command).pipe(Effect.asVoid), expect, stop }
-  })
+/** Starts `node [nodeArgs] agents.js <args>` in the current scope: see `agents-support/children.ts`. */
+const startChild = (name: string, args: ReadonlyArray<string>, nodeArgs: ReadonlyArray<string>) =>
+  startProtocolChild(name, entryScript, args, nodeArgs)
 
 // ---------------------------------------------------------------------------
 // The run
 // ---------------------------------------------------------------------------
 
 type ActionDone = Extract<ChildMessage, { _tag: "ActionDone" }>
-
-/**
- * CPU seconds (user + system) a process has used so far, from /proc
- * (Linux, at its usual 100 clock ticks per second); `undefined` elsewhere.
- */
-const cpuSecondsOf = (pid: number): number | undefined => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-    return (Number(fields[11]) + Number(fields[12])) / 100
-  } catch {
-    return undefined
-  }
-}
 
 /** An action as the orchestrator reported it, with the agent processes' CPU time during it. */
 interface TimedAction extends ActionDone {
@@ -432,9 +307,6 @@ const run = (options: Options, results: Ref.Ref<Results>) =>
 // Report
 // ---------------------------------------------------------------------------
 
-const formatSize = (bytes: number): string =>
-  bytes % MiB === 0 ? `${bytes / MiB} MiB` : bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} B`
-
 const seconds = (value: number | undefined) => (value === undefined ? "n/a" : `${value.toFixed(2)} s`)
 
 const describeAction = (options: Options, done: TimedAction | undefined, label: string): Array<string> => {
@@ -485,7 +357,7 @@ const judge = (options: Options, results: Results, failure: string | undefined):
 }
 
 // The machine may be shared: a busy one makes every figure larger.
-const loadAtStart = loadavg()
+const loadAtStart = load()
 
 /**
  * The soft limit on open files (Linux). The orchestrator holds one socket per
@@ -508,8 +380,6 @@ const shortResult = (resultInfo: string): string => {
 }
 
 const report = (options: Options, results: Results, failure: string | undefined): Verdict => {
-  const machine = `${cpus().length} cores (${cpus()[0]?.model ?? "unknown"}), ${(totalmem() / 1024 / MiB).toFixed(1)} GiB RAM, ` +
-    `Node ${process.version}, ${process.platform}/${process.arch}`
   const perProcess = shares(options.agents, options.processes).map(([, count]) => count)
   const fleetRss = results.fleets.map((fleet) =>
     fleet.stopped === undefined ? `${fleet.name} n/a` : `${fleet.name} ${(fleet.stopped.maxRssKiB / 1024).toFixed(1)}`
@@ -523,8 +393,8 @@ const report = (options: Options, results: Results, failure: string | undefined)
   const lines = [
     "",
     "bro-agent many-agents benchmark: development orchestrator, loopback gRPC",
-    `Machine: ${machine}`,
-    `Load average at start: ${loadAtStart.map((load) => load.toFixed(2)).join(", ")}; open files limit: ${openFilesLimit()}`,
+    `Machine: ${machine()}`,
+    `Load average at start: ${loadAtStart}; open files limit: ${openFilesLimit()}`,
     `Agents: ${options.agents} in ${options.processes} processes (${perProcess.join(" + ")}), one ${
       formatSize(options.size)
     } fragment each, ${options.connections === "own" ? "one TCP connection per agent" : "one TCP connection per process"}`,

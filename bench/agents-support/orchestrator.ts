@@ -4,7 +4,7 @@
  * commands on stdin (see `protocol.ts`):
  *
  * - `agents`: how many agents are registered;
- * - `backup <name>` / `restore <name>`: runs the action in backup manager
+ * - `backup <name>` / `restore <name>` / `delete <name>`: runs the action in backup manager
  *   DEFAULT and answers when its record is FINISHED, with the wall-clock
  *   time from `startAction` to then, each stage's time (from the
  *   orchestrator's events), and the backup's status and fragment count;
@@ -118,7 +118,7 @@ const serve = (
     const stagesOf = yield* stageClocks(orchestrator)
     const memory = yield* memorySampler
 
-    const runAction = (name: "CREATE_BACKUP" | "RESTORE", backupName: string) =>
+    const runAction = (name: "CREATE_BACKUP" | "RESTORE" | "DELETE_BACKUP", backupName: string) =>
       Effect.gen(function*() {
         yield* memory.reset
         const cpuBefore = process.cpuUsage()
@@ -152,8 +152,12 @@ const serve = (
             say({ _tag: "Agents", registered: agents.length, maxRssKiB: peakRssKiB() }))
         case "backup":
         case "restore":
+        case "delete":
           if (argument === undefined) return say({ _tag: "Failed", reason: `${command} needs a backup name` })
-          return runAction(command === "backup" ? "CREATE_BACKUP" : "RESTORE", argument).pipe(
+          return runAction(
+            command === "backup" ? "CREATE_BACKUP" : command === "restore" ? "RESTORE" : "DELETE_BACKUP",
+            argument
+          ).pipe(
             Effect.catchAll((error) => say({ _tag: "Failed", reason: `${line}: ${describeError(error)}` }))
           )
         default:

@@ -7,8 +7,8 @@
  * A child whose stdin closes stops as if told `stop`, so a driver that
  * dies leaves no child behind.
  *
- * - The orchestrator child takes `agents`, `backup <name>`, `restore <name>`
- *   and `stop`, and answers `Agents`, `ActionDone` and `Stopped` (or `Failed`
+ * - The orchestrator child takes `agents`, `backup <name>`, `restore <name>`,
+ *   `delete <name>` and `stop`, and answers `Agents`, `ActionDone` and `Stopped` (or `Failed`
  *   for a command it could not run). It says `Ready` first, with its port.
  * - An agent-fleet child takes `stop` only. It says `Started` once every
  *   agent of it was started, and `Stopped` at the end.
@@ -51,7 +51,7 @@ export type MemoryPeaks = typeof MemoryPeaks.Type
 
 /** An action's final record, timed from `startAction` to the FINISHED record. */
 export const ActionDone = Schema.TaggedStruct("ActionDone", {
-  name: Schema.Literal("CREATE_BACKUP", "RESTORE"),
+  name: Schema.Literal("CREATE_BACKUP", "RESTORE", "DELETE_BACKUP"),
   backupName: Schema.String,
   result: Schema.String,
   resultInfo: Schema.String,

@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import type { PlatformError } from "@effect/platform/Error"
 import { Chunk, Data, Effect, Either, Option, Scope, Stream } from "effect"
 import type { FragmentInformation } from "../../core/Fragment.js"
 import type { FragmentFile, FragmentRequest, RestoreMessage } from "../../core/Message.js"
@@ -52,7 +53,17 @@ export type CheckedOutput =
  * @since 0.1.0
  * @category errors
  */
-export type DownloadError = DataChannelError | DataChannelTimeout | ReaderRefused
+export type DownloadError = DataChannelError | DataChannelTimeout | ReaderRefused | PlatformError
+
+/**
+ * Where the checked stream writes a file itself, on its checksum's worker
+ * thread, rather than handing its bytes on to be written: asked when the
+ * file starts; `undefined` for a file whose bytes the caller takes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type WriteFile = (file: FragmentFile, fileName: string) => ChecksumWorker.FileWriteOptions | undefined
 
 /**
  * A pull's next value, or `None` once it ended.
@@ -96,7 +107,8 @@ const refusalOf = (message: RestoreMessage, problem: RestoreReader.RestoreProble
 export const checkedPull = (
   channel: DataChannel,
   target: BackupTarget,
-  fragment: FragmentInformation
+  fragment: FragmentInformation,
+  writeFile?: WriteFile
 ): Effect.Effect<Effect.Effect<Chunk.Chunk<CheckedOutput>, Option.Option<DownloadError>>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
@@ -105,6 +117,8 @@ export const checkedPull = (
     }))
     let state = RestoreReader.initial
     let hash: ChecksumWorker.Md5Session | undefined
+    // The current file when this writes it: fed instead of `hash`.
+    let writer: ChecksumWorker.FileWriteSession | undefined
     let done = 0
     const total = sizeHint(fragment)
     const report = reporter(channel.progress, "download", target.backupName, fragment.fragmentId)
@@ -114,11 +128,12 @@ export const checkedPull = (
     // A plain loop that steps into an Effect only where one is needed (a
     // session to open, a worker to wait for): an Effect.gen per pull made V8
     // keep the chunks' buffers until a full collection.
-    const check = (messages: Chunk.Chunk<RestoreMessage>): Effect.Effect<Chunk.Chunk<CheckedOutput>, ReaderRefused> => {
+    type CheckError = ReaderRefused | PlatformError | DataChannelTimeout
+    const check = (messages: Chunk.Chunk<RestoreMessage>): Effect.Effect<Chunk.Chunk<CheckedOutput>, CheckError> => {
       const outputs: Array<CheckedOutput> = []
       const pending = Chunk.toReadonlyArray(messages)
       let index = 0
-      const rest = (): Effect.Effect<Chunk.Chunk<CheckedOutput>, ReaderRefused> => {
+      const rest = (): Effect.Effect<Chunk.Chunk<CheckedOutput>, CheckError> => {
         while (index < pending.length) {
           const message = pending[index++]
           if (message === undefined) continue
@@ -130,6 +145,17 @@ export const checkedPull = (
           switch (output._tag) {
             case "FileStarted": {
               outputs.push(output)
+              hash = undefined
+              writer = undefined
+              const writing = channel.checksums.openFileWriter === undefined
+                ? undefined
+                : writeFile?.(output.file, output.fileName)
+              if (writing !== undefined && channel.checksums.openFileWriter !== undefined) {
+                return Effect.flatMap(Scope.extend(channel.checksums.openFileWriter(writing), scope), (session) => {
+                  writer = session
+                  return rest()
+                })
+              }
               // A custom-metadata file is small by nature: it is hashed in place.
               const opened = output.file === "BACKUP_FILE"
                 ? channel.checksums.open(total)
@@ -140,17 +166,20 @@ export const checkedPull = (
               })
             }
             case "Bytes": {
-              if (hash === undefined) return Effect.dieMessage("bro-agent: bytes arrived for a file not started")
-              outputs.push(output)
               if (output.file === "BACKUP_FILE" && next._tag === "InFile") {
                 done += output.bytes.length
                 report.chunk({ file: "BACKUP_FILE", fileName: next.fileName, bytesDone: done, bytesTotal: total, done: false })
               }
+              // Written here: the bytes are not handed on, so that no chunk outlives its copy.
+              if (writer !== undefined) return Effect.flatMap(writer.write(output.bytes), rest)
+              if (hash === undefined) return Effect.dieMessage("bro-agent: bytes arrived for a file not started")
+              outputs.push(output)
               return Effect.flatMap(hash.update(output.bytes), rest)
             }
             case "FileEnded": {
-              if (hash === undefined) return Effect.dieMessage("bro-agent: a file ended that was not started")
-              return Effect.flatMap(hash.digest, (computed) => {
+              const digest = writer?.finish ?? hash?.digest
+              if (digest === undefined) return Effect.dieMessage("bro-agent: a file ended that was not started")
+              return Effect.flatMap(digest, (computed): Effect.Effect<Chunk.Chunk<CheckedOutput>, CheckError> => {
                 const problem = RestoreReader.checksumProblem(output, computed)
                 if (problem !== undefined) return refused("ChecksumMismatch", problem)
                 outputs.push({ ...output, _tag: "FileVerified", checksum: computed })

@@ -5,18 +5,28 @@
  * stream whose last chunk is held back until the whole fragment checked
  * out. Every failure is turned into `FailedToDownload` with its reason.
  *
+ * On Node's file system the backup file is written by the checksum worker
+ * thread that hashes it (see `ChecksumWorker`), so that the event loop never
+ * waits for the disk and no chunk outlives its copy; any other FileSystem
+ * service (a test's faults, a user's) is given every write, one chunk
+ * written while the next is received. Either way a disk that makes no
+ * progress fails the download by the data channel's timeout.
+ *
  * @since 0.1.0
  */
 import type { PlatformError } from "@effect/platform/Error"
-import type * as FileSystem from "@effect/platform/FileSystem"
-import { Chunk, Clock, Data, Effect, Either, Option, Scope, Stream } from "effect"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import { Chunk, Clock, Data, Effect, Either, Fiber, Option, Scope, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import { join } from "node:path"
 import type { FragmentInformation } from "../../core/Fragment.js"
 import type { FragmentFile } from "../../core/Message.js"
 import { sameFileName } from "../Checksum.js"
+import type { DataChannelTimeout } from "../../transport/OrchestratorTransport.js"
 import type { BackupTarget, DataChannel } from "./channel.js"
-import type { CheckedOutput, DownloadError } from "./checkedRestore.js"
+import { withTimeout } from "./channel.js"
+import type { CheckedOutput, DownloadError, WriteFile } from "./checkedRestore.js"
 import { checkedPull, ReaderRefused, untilEnd } from "./checkedRestore.js"
 import { channelFailure, FailedToDownload } from "./errors.js"
 import { rate } from "./progress.js"
@@ -76,6 +86,14 @@ const customMetadataLimit = 16 * 1024 * 1024
 // suffix could pass the file system's limit.
 const temporaryName = (folder: string, kind: "partial" | "aside") =>
   join(folder, `.bro-${kind}-${randomBytes(6).toString("hex")}`)
+
+/**
+ * Whether `fs` is Node's own file system (not one a test or a user made):
+ * its files are then written on the checksum's worker thread, which uses
+ * Node's calls too. Any other FileSystem is given every write.
+ */
+const isNodeFileSystem = (fs: FileSystem.FileSystem): Effect.Effect<boolean> =>
+  Effect.map(Effect.provide(FileSystem.FileSystem, NodeFileSystem.layer), (node) => node.open === fs.open)
 
 /** A downloaded file, complete under its temporary name, and where it goes. */
 interface Placement {
@@ -161,7 +179,43 @@ export const downloadFragment = (
       )
       const written = new Map<FragmentFile, { path: string; size: number; checksum: string }>()
       let file: FileSystem.File | undefined
-      const consume = (output: CheckedOutput): Effect.Effect<void, PlatformError | ReaderRefused | NotAFile, Scope.Scope> => {
+      // With Node's file system the backup file is written by its checksum's
+      // worker thread, under its temporary name, known (and removed on a
+      // failure) before the thread creates it; any other FileSystem service
+      // (a test's faults, say) takes the writes below.
+      let writtenByWorker: Placement | undefined
+      const writeFile: WriteFile | undefined = (yield* isNodeFileSystem(fs))
+        ? (kind, fileName) => {
+          if (kind !== "BACKUP_FILE") return undefined
+          const placement = { fileName, temporary: temporaryName(folder, "partial"), final: join(folder, fileName) }
+          placements.push(placement)
+          writtenByWorker = placement
+          return { path: placement.temporary, timeout: channel.settings.timeout }
+        }
+        : undefined
+      // The chunk being written, in a fiber of the download's scope: the disk
+      // writes one chunk while the next is received and hashed, instead of
+      // the transfer waiting for each write. The next write (and the next
+      // file, and the renames) waits for it, bounded by the data channel's
+      // timeout, so that a hung disk fails this download, not the others.
+      // Writes go through the FileSystem service, on libuv's threads.
+      const scope = yield* Effect.scope
+      let writing: Fiber.Fiber<void, PlatformError> | undefined
+      const writesDone: Effect.Effect<void, PlatformError | DataChannelTimeout> = Effect.suspend(() => {
+        const pending = writing
+        writing = undefined
+        return pending === undefined
+          ? Effect.void
+          : Fiber.join(pending).pipe(withTimeout(channel, "the disk to write the chunk received before"))
+      })
+      const writeBehind = (target: FileSystem.File, bytes: Uint8Array) =>
+        Effect.zipRight(
+          writesDone,
+          Effect.flatMap(Effect.forkIn(target.writeAll(bytes), scope), (fiber) => Effect.sync(() => void (writing = fiber)))
+        )
+      const consume = (
+        output: CheckedOutput
+      ): Effect.Effect<void, PlatformError | ReaderRefused | NotAFile | DataChannelTimeout, Scope.Scope> => {
         switch (output._tag) {
           case "FileStarted": {
             const backupFile = placements[0]
@@ -178,28 +232,35 @@ export const downloadFragment = (
             }
             currentName = output.fileName
             const final = join(folder, output.fileName)
+            const byWorker = writtenByWorker
+            writtenByWorker = undefined
+            if (byWorker !== undefined && output.file === "BACKUP_FILE") {
+              file = undefined
+              return Effect.asVoid(existingFile(output.fileName, final))
+            }
             const temporary = temporaryName(folder, "partial")
             // Checked here too, not only before the renames: no need to download a large file for nothing.
-            return existingFile(output.fileName, final).pipe(
+            return writesDone.pipe(
+              Effect.zipRight(existingFile(output.fileName, final)),
               Effect.zipRight(Effect.sync(() => void placements.push({ fileName: output.fileName, temporary, final }))),
               Effect.zipRight(fs.open(temporary, { flag: "wx" })),
               Effect.flatMap((opened) => Effect.sync(() => void (file = opened)))
             )
           }
           case "Bytes":
-            return file === undefined ? Effect.void : file.writeAll(output.bytes)
+            return file === undefined ? Effect.void : writeBehind(file, output.bytes)
           case "FileVerified":
             written.set(output.file, {
               path: join(folder, output.fileName),
               size: output.size,
               checksum: output.checksum
             })
-            return Effect.void
+            return writesDone
         }
       }
-      const next = yield* checkedPull(channel, target, fragment)
+      const next = yield* checkedPull(channel, target, fragment, writeFile)
       // A loop of Effects rather than of a generator: see `checkedPull`.
-      const drain: Effect.Effect<void, DownloadError | PlatformError | NotAFile, Scope.Scope> = Effect.flatMap(
+      const drain: Effect.Effect<void, DownloadError | PlatformError | NotAFile | DataChannelTimeout, Scope.Scope> = Effect.flatMap(
         untilEnd(next),
         Option.match({
           onNone: () => Effect.void,
@@ -207,6 +268,7 @@ export const downloadFragment = (
         })
       )
       yield* drain
+      yield* writesDone
       yield* moveIntoPlace(placements)
       const backupFile = written.get("BACKUP_FILE")
       if (backupFile === undefined) return yield* Effect.dieMessage("bro-agent: a verified download has no backup file")

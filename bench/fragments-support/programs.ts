@@ -4,13 +4,13 @@
  * is its own, and prints `BENCH-RESULT {…}` (see `common.ts`).
  *
  * This module holds the baselines, which load nothing of the library: MD5
- * alone (node:crypto only), a bare grpc-js upload and download of the
+ * alone (node:crypto only), and a bare grpc-js upload and download of the
  * same messages without hashing (grpc-js and proto-loader only, on the
- * package's `proto/`), and, for the download to disk, the disk write alone
- * and the bare download piped into a file. The agent's programs are in `agent.ts`, loaded only
- * when one of them runs. Every program checks that exactly `size` content
- * bytes passed. The clock runs around the transfer only: module loading and
- * the client's creation are not measured (the connection is, for all alike).
+ * package's `proto/`), the download with the agent's 1 MiB window. The
+ * agent's programs are in `agent.ts`, loaded only when one of them runs.
+ * Every program checks that exactly the fragment's bytes passed. The clock
+ * runs around the transfer only: module loading and the client's creation
+ * are not measured (the connection is, for all alike).
  *
  * Usage: `node programs.js '<ProgramOptions as JSON>'`, with an orchestrator
  * from `orchestrator.ts` listening on the port.
@@ -18,14 +18,13 @@
 import * as grpc from "@grpc/grpc-js"
 import * as protoLoader from "@grpc/proto-loader"
 import { createHash } from "node:crypto"
-import { createWriteStream, existsSync } from "node:fs"
+import { existsSync } from "node:fs"
 import { open } from "node:fs/promises"
 import { basename, dirname, join } from "node:path"
-import { Transform } from "node:stream"
-import { pipeline } from "node:stream/promises"
 import { fileURLToPath } from "node:url"
 import type { ProgramOptions, ProgramResult } from "./common.js"
-import { chunkSize, fragmentFileName, isProgramName, measure, printMarkedLine, resultMarker } from "./common.js"
+import { printMarkedLine } from "../support/lines.js"
+import { chunkSize, flowControlWindow, isProgramName, measure, resultMarker } from "./common.js"
 
 const agentId = "bench-agent"
 const backupName = "bench-backup"
@@ -56,32 +55,6 @@ const md5Alone = async (options: ProgramOptions): Promise<number> => {
       total += bytesRead
     }
     hash.digest("hex")
-    return total
-  } finally {
-    await handle.close()
-  }
-}
-
-// ---------------------------------------------------------------------------
-// The disk alone
-// ---------------------------------------------------------------------------
-
-/**
- * Writes `size` bytes into a new file in the folder, one 512 KiB buffer
- * (written again and again) per awaited write, as the agent's download
- * writes a chunk at a time. On a virtual machine, the first use of fresh
- * memory for the page cache can cost more system time than the copy.
- */
-const writeAlone = async (options: ProgramOptions): Promise<number> => {
-  const handle = await open(join(options.folder, fragmentFileName), "w")
-  try {
-    const buffer = Buffer.alloc(chunkSize, 0x5a)
-    let total = 0
-    while (total < options.size) {
-      const length = Math.min(chunkSize, options.size - total)
-      const { bytesWritten } = await handle.write(buffer, 0, length, null)
-      total += bytesWritten
-    }
     return total
   } finally {
     await handle.close()
@@ -221,54 +194,24 @@ const bareDownload = (options: ProgramOptions, client: grpc.Client, methods: Dat
     call.on("error", () => {})
   })
 
-/**
- * The same server stream piped into a new file in the folder with Node's
- * streams (`pipeline`, which waits for the file when it falls behind): the
- * download to disk as a plain grpc-js client would write it, with no hashing
- * and no check of the names.
- */
-const bareDownloadToDisk = async (options: ProgramOptions, client: grpc.Client, methods: DataMethods): Promise<number> => {
-  let total = 0
-  const contents = new Transform({
-    readableObjectMode: false,
-    writableObjectMode: true,
-    transform(message: BareRestoreData, _encoding, done) {
-      const content = message.backupFileChunk?.content
-      if (content === undefined || content.length === 0) return done()
-      total += content.length
-      done(null, content)
-    }
-  })
-  await pipeline(restoreCall(client, methods, options.size), contents, createWriteStream(join(options.folder, fragmentFileName)))
-  return total
-}
-
 // ---------------------------------------------------------------------------
 
 const run = async (options: ProgramOptions): Promise<ProgramResult> => {
   switch (options.program) {
     case "md5":
       return measure(options, () => md5Alone(options))
-    case "write":
-      return measure(options, () => writeAlone(options))
     case "bare-upload":
-    case "bare-download":
-    case "bare-download-1mib":
-    case "bare-download-disk": {
+    case "bare-download": {
       const methods = loadDataMethods()
-      // The agent's default window (GrpcTransport.defaultFlowControlWindow), for the informational baseline.
-      const channelOptions = options.program === "bare-download-1mib" ? { "grpc-node.flow_control_window": 1024 * 1024 } : {}
-      const client = new grpc.Client(`127.0.0.1:${options.port}`, grpc.credentials.createInsecure(), channelOptions)
-      const transfer = options.program === "bare-upload"
-        ? bareUpload
-        : options.program === "bare-download-disk"
-        ? bareDownloadToDisk
-        : bareDownload
+      // The download reads with the agent's window (GrpcTransport.defaultFlowControlWindow),
+      // not grpc-js's 64 KiB, which would flatter the agent.
+      const client = new grpc.Client(`127.0.0.1:${options.port}`, grpc.credentials.createInsecure(), {
+        "grpc-node.flow_control_window": flowControlWindow
+      })
+      const transfer = options.program === "bare-upload" ? bareUpload : bareDownload
       return measure(options, () => transfer(options, client, methods))
     }
-    case "agent-upload":
-    case "agent-download":
-    case "agent-download-stream": {
+    default: {
       const agent = await import("./agent.js")
       return agent.run(options)
     }

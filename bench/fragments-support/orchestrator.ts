@@ -1,10 +1,17 @@
 /**
  * The orchestrator's side of the fragment benchmark, run as its own process
- * so that its work is not counted in the agent's memory: a minimal grpc-js
- * server for `DataInterface` on 127.0.0.1.
+ * so that its work is not counted in the agent's memory: two minimal
+ * grpc-js servers for `DataInterface` on 127.0.0.1.
  *
  * - `backup` reads every message and drops it (no decoding, no check), then
- *   answers `Empty` with OK once the client half-closes.
+ *   answers `Empty` with OK once the client half-closes. It reads with
+ *   grpc-java's (BRO's) 1 MiB HTTP/2 window, for the stream and for the
+ *   connection: grpc-js's server has no option for it and keeps HTTP/2's
+ *   64 KiB, which would make every upload wait for round trips that BRO does
+ *   not impose, so Node's `http2.createServer` is given the window here.
+ * - The second server, the throttled receiver, does the same but reads at
+ *   most 100 MiB a second (it pauses the call when ahead): a slow
+ *   orchestrator, against which an upload must wait instead of buffering.
  * - `restore` streams the file given on the command line as the protocol
  *   lays it out (file name, 512 KiB content chunks, upper-case MD5),
  *   whatever fragment is asked for, waiting for 'drain' whenever grpc-js
@@ -14,19 +21,38 @@
  *   this server's encoder (the bytes are those protobufjs writes; checked at
  *   start-up).
  *
- * The file's MD5 is computed once at start-up, before the server listens.
- * Then it prints `BENCH-READY {"port":…,"pid":…,"checksum":…}` and serves until its
- * stdin closes (the driver ended) or it gets SIGTERM.
+ * The file's MD5 is computed once at start-up, before the servers listen.
+ * Then it prints `BENCH-READY {"port":…,"throttledPort":…,"pid":…,"checksum":…}`
+ * and serves until its stdin closes (the driver ended) or it gets SIGTERM.
  *
  * Usage: `node orchestrator.js <file>`
  */
+import http2 from "node:http2"
 import * as grpc from "@grpc/grpc-js"
 import { createHash } from "node:crypto"
 import { createReadStream } from "node:fs"
 import { open } from "node:fs/promises"
 import { basename } from "node:path"
+import { performance } from "node:perf_hooks"
 import * as Wire from "../../src/internal/Wire.js"
-import { chunkSize, printMarkedLine, readyMarker } from "./common.js"
+import { printMarkedLine } from "../support/lines.js"
+import { chunkSize, flowControlWindow, readyMarker, throttledRate } from "./common.js"
+
+// Every HTTP/2 server made after this (grpc-js's) receives with a 1 MiB window.
+const createServer = http2.createServer
+const withWindow = (options: http2.ServerOptions = {}): http2.ServerOptions => ({
+  ...options,
+  settings: { ...options.settings, initialWindowSize: flowControlWindow }
+})
+http2.createServer = ((options: http2.ServerOptions, listener?: () => void) => {
+  const server = createServer(withWindow(options), listener)
+  server.on("session", (session) => {
+    const widen = () => session.setLocalWindowSize(flowControlWindow)
+    if (session.connecting) session.once("connect", widen)
+    else widen()
+  })
+  return server
+}) as typeof http2.createServer
 
 const file = process.argv[2]
 if (file === undefined) throw new Error("usage: orchestrator.js <file>")
@@ -137,34 +163,59 @@ const serveRestore = async (call: grpc.ServerWritableStream<unknown, Buffer>, ch
   }
 }
 
-const main = async () => {
-  checkContentEncoding()
-  const checksum = await md5OfFile(file)
+/** Drops an upload's messages; with a rate, reads no faster than it (pausing the call when ahead). */
+const receiveBackup = (rate: number | undefined) =>
+(call: grpc.ServerReadableStream<Buffer, object>, respond: grpc.sendUnaryData<object>) => {
+  const started = performance.now()
+  let received = 0
+  call.on("data", (message: Buffer) => {
+    received += message.length
+    if (rate === undefined) return
+    const ahead = received / rate * 1000 - (performance.now() - started)
+    if (ahead > 1) {
+      call.pause()
+      setTimeout(() => call.resume(), ahead)
+    }
+  })
+  call.on("end", () => respond(null, {}))
+  call.on("error", () => {})
+}
+
+const listen = async (rate: number | undefined, checksum: string): Promise<grpc.Server> => {
   const server = new grpc.Server()
   server.addService(dataService, {
-    backup: (call: grpc.ServerReadableStream<Buffer, object>, respond: grpc.sendUnaryData<object>) => {
-      call.on("data", () => {})
-      call.on("end", () => respond(null, {}))
-      call.on("error", () => {})
-    },
+    backup: receiveBackup(rate),
     restore: (call: grpc.ServerWritableStream<unknown, Buffer>) => {
       serveRestore(call, checksum).catch((error: unknown) => {
         call.destroy(error instanceof Error ? error : new Error(String(error)))
       })
     }
   })
-  const port = await new Promise<number>((resolve, reject) =>
+  return server
+}
+
+const bind = (server: grpc.Server) =>
+  new Promise<number>((resolve, reject) =>
     server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
       error === null ? resolve(bound) : reject(error))
   )
+
+const main = async () => {
+  checkContentEncoding()
+  const checksum = await md5OfFile(file)
+  const server = await listen(undefined, checksum)
+  const throttled = await listen(throttledRate, checksum)
+  const port = await bind(server)
+  const throttledPort = await bind(throttled)
   const stop = () => {
     server.forceShutdown()
+    throttled.forceShutdown()
     process.exit(0)
   }
   process.on("SIGTERM", stop)
   process.stdin.on("end", stop)
   process.stdin.resume()
-  printMarkedLine(readyMarker, { port, pid: process.pid, checksum })
+  printMarkedLine(readyMarker, { port, throttledPort, pid: process.pid, checksum })
 }
 
 main().catch((error: unknown) => {

@@ -5,13 +5,19 @@
  *
  * A child prints exactly one line starting with {@link resultMarker} (or
  * {@link readyMarker} for the orchestrator) followed by JSON; anything else
- * it prints (logs, warnings) is ignored by the driver.
+ * it prints (logs, warnings) is shown by the driver, not read.
  */
 import type { PerformanceEntry } from "node:perf_hooks"
 import { constants, performance, PerformanceObserver } from "node:perf_hooks"
 
 /** Bytes of file content per message: the protocol's default, 512 KiB. */
 export const chunkSize = 512 * 1024
+
+/** The HTTP/2 receive window of both sides: grpc-java's (BRO's) and the agent's default, 1 MiB. */
+export const flowControlWindow = 1024 * 1024
+
+/** The rate of the throttled receiver, bytes per second. */
+export const throttledRate = 100 * 1024 * 1024
 
 /** The base name the benchmark's fragment file travels under. */
 export const fragmentFileName = "fragment.bin"
@@ -27,33 +33,31 @@ export const readyMarker = "BENCH-READY "
  *
  * - `md5`: MD5 of the file read in chunks, no network.
  * - `bare-upload`: a raw grpc-js client stream on `backup` with the same
- *   messages, no hashing.
- * - `bare-download`: a raw grpc-js server stream on `restore`, messages read
- *   and dropped, no hashing, no disk.
- * - `bare-download-1mib`: the same with the agent's 1 MiB HTTP/2 receive
- *   window (grpc-js's own is 64 KiB): informational, not a target's baseline.
- * - `write`: writes the same number of bytes into a new file in the folder,
- *   512 KiB per awaited write, no network: the disk's own ceiling for the
- *   download to disk (informational).
- * - `bare-download-disk`: `bare-download` piped into a file with Node's
- *   streams, no hashing: the download to disk without the agent
- *   (informational).
- * - `agent-upload`: `Fragments.sendFragment` from the file.
+ *   messages, no hashing, into the orchestrator's 1 MiB window.
+ * - `bare-download`: a raw grpc-js server stream on `restore` with the
+ *   agent's 1 MiB window, messages read and dropped, no hashing, no disk.
+ * - `agent-upload`: `Fragments.sendFragment` from the file (`fromPath`).
+ * - `agent-upload-stream`: the same from a byte stream of the file
+ *   (`fromStream` over `FileSystem.stream`, size not given).
+ * - `agent-upload-throttled`: `agent-upload` into a receiver that reads at
+ *   100 MiB/s (for its memory: the agent must wait, not buffer).
  * - `agent-download`: `Fragments.downloadFragment` into a folder (disk write
  *   and MD5 check).
  * - `agent-download-stream`: `Fragments.downloadFragmentStream`, drained
  *   (MD5 check, no disk).
+ * - `agent-download-parallel`: two `downloadFragment` of the fragment at
+ *   once into two folders; its throughput is the two together.
  */
 export const programNames = [
   "md5",
   "bare-upload",
   "bare-download",
-  "bare-download-1mib",
-  "write",
-  "bare-download-disk",
   "agent-upload",
+  "agent-upload-stream",
+  "agent-upload-throttled",
   "agent-download",
-  "agent-download-stream"
+  "agent-download-stream",
+  "agent-download-parallel"
 ] as const
 
 export type ProgramName = (typeof programNames)[number]
@@ -65,10 +69,11 @@ export interface ProgramOptions {
   readonly program: ProgramName
   /** The fragment file (read by md5 and the uploads). */
   readonly file: string
-  /** Its size in bytes; every program checks that it moved exactly this many. */
+  /** Its size in bytes; every program checks that it moved exactly this many (twice for the parallel one). */
   readonly size: number
-  /** The orchestrator's port on 127.0.0.1. */
+  /** The orchestrator's port on 127.0.0.1 (its throttled receiver is `throttledPort`). */
   readonly port: number
+  readonly throttledPort: number
   /** An empty folder, for the programs that write the fragment to disk. */
   readonly folder: string
 }
@@ -82,8 +87,11 @@ export interface ProgramResult {
   readonly seconds: number
   /** `process.resourceUsage().maxRSS` at the end: the process's peak RSS, KiB. */
   readonly maxRssKiB: number
-  /** RSS just before the measured part (modules loaded, client made), KiB. */
-  readonly rssBeforeKiB: number
+  /**
+   * RSS once ready and idle, just before the transfer (modules loaded, client
+   * and data channel made), KiB: what the peak is compared with.
+   */
+  readonly idleRssKiB: number
   /** CPU seconds (user + system, all threads) the process spent in the measured part. */
   readonly cpuSeconds: number
   /** Full (mark-compact) collections of the main thread's heap during the measured part. */
@@ -113,12 +121,16 @@ const countFullCollections = (): { readonly stop: () => number } => {
   }
 }
 
+/** How many bytes `program` moves for a fragment of `size`. */
+export const bytesMoved = (program: ProgramName, size: number): number =>
+  program === "agent-download-parallel" ? 2 * size : size
+
 /**
  * Times `transfer` (which returns the content bytes it moved) and checks
- * that it moved `options.size` bytes; what runs before it is not measured.
+ * that it moved what it should; what runs before it is not measured.
  */
 export const measure = async (options: ProgramOptions, transfer: () => Promise<number>): Promise<ProgramResult> => {
-  const rssBeforeKiB = Math.round(process.memoryUsage.rss() / 1024)
+  const idleRssKiB = Math.round(process.memoryUsage.rss() / 1024)
   const collections = countFullCollections()
   const cpuBefore = process.cpuUsage()
   const started = performance.now()
@@ -126,13 +138,14 @@ export const measure = async (options: ProgramOptions, transfer: () => Promise<n
   const seconds = (performance.now() - started) / 1000
   const cpu = process.cpuUsage(cpuBefore)
   const fullCollections = collections.stop()
-  if (bytes !== options.size) throw new Error(`${options.program} moved ${bytes} bytes, expected ${options.size}`)
+  const expected = bytesMoved(options.program, options.size)
+  if (bytes !== expected) throw new Error(`${options.program} moved ${bytes} bytes, expected ${expected}`)
   return {
     program: options.program,
     bytes,
     seconds,
     maxRssKiB: process.resourceUsage().maxRSS,
-    rssBeforeKiB,
+    idleRssKiB,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     fullCollections
   }
@@ -141,21 +154,10 @@ export const measure = async (options: ProgramOptions, transfer: () => Promise<n
 /** What the orchestrator prints after {@link readyMarker}. */
 export interface OrchestratorReady {
   readonly port: number
+  /** The receiver that reads uploads at {@link throttledRate}. */
+  readonly throttledPort: number
   /** Its process id, for reading its CPU time from /proc. */
   readonly pid: number
   /** The served file's MD5, upper-case hex. */
   readonly checksum: string
-}
-
-/** The first complete line of `output` that starts with `marker`, parsed as JSON. */
-export const findMarkedLine = (output: string, marker: string): unknown => {
-  // What follows the last newline may be a line still being written.
-  const lines = output.split("\n").slice(0, -1)
-  const line = lines.find((candidate) => candidate.startsWith(marker))
-  return line === undefined ? undefined : JSON.parse(line.slice(marker.length))
-}
-
-/** Prints one marked JSON line on stdout. */
-export const printMarkedLine = (marker: string, value: object): void => {
-  process.stdout.write(`${marker}${JSON.stringify(value)}\n`)
 }
