@@ -504,12 +504,13 @@ describe("bro-agent orchestrator", () => {
         orchestratorLayer: () => Layer.succeed(Orchestrator, fake.orchestrator)
       }).pipe(Effect.withConsole(console), Effect.provide(FetchHttpClient.layer), Effect.fork)
       const printed: Array<string> = []
-      while (printed.length < 5) printed.push(yield* Queue.take(lines))
+      while (printed.length < 6) printed.push(yield* Queue.take(lines))
       const ready = printed.filter((line) => !/^\d{4}-\d\d-\d\dT/.test(line))
       const logged = printed.filter((line) => /^\d{4}-\d\d-\d\dT/.test(line)).map((line) => line.replace(/^\S+ /, ""))
       expect(ready[0]).toBe("Development orchestrator listening for agents (gRPC) on 127.0.0.1:3000")
       expect(ready[1]).toMatch(/^REST API on http:\/\/127\.0\.0\.1:\d+$/)
       expect(ready[2]).toBe("Storage folder: /tmp/fake")
+      expect(ready[3]).toMatch(/^Open files: (raised the soft limit from \d+ to \d+ \(the hard limit\)|soft limit \d+, unchanged: .+)$/)
       expect(logged).toEqual([
         "agent agent-a registered (API version 4.0, scope alpha)",
         "action 33333: stage EXECUTION failed by agent agent-a: disk full"
