@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Layer, Ref, Schema } from "effect"
+import { Clock, Context, Effect, Layer, Schema } from "effect"
 
 /**
  * One fragment's transfer, as the REST API shows it.
@@ -39,10 +39,12 @@ interface Entry {
   readonly fragmentId: string
   readonly direction: "upload" | "download"
   readonly startedAt: number
-  readonly updatedAt: number
-  readonly bytesDone: number
+  // Changed in place by its handler, chunk by chunk: no copy of an action's
+  // list per chunk when a thousand agents transfer at once.
+  updatedAt: number
+  bytesDone: number
   readonly bytesTotal: number
-  readonly state: "RUNNING" | "DONE" | "FAILED"
+  state: "RUNNING" | "DONE" | "FAILED"
 }
 
 /**
@@ -105,47 +107,39 @@ const shown = (entry: Entry, now: number): TransferJson => {
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Transfers> = Layer.effect(
-  Transfers,
-  Effect.gen(function*() {
-    const actions = yield* Ref.make<ReadonlyMap<string, ReadonlyArray<Entry>>>(new Map())
-    return {
-      start: (actionId, transfer) =>
-        Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
-          const entry: Entry = { ...transfer, startedAt: now, updatedAt: now, bytesDone: 0, state: "RUNNING" }
-          let index = 0
-          yield* Ref.update(actions, (all) => {
-            const next = new Map(all)
-            const list = next.get(actionId) ?? []
-            index = list.length
-            next.delete(actionId)
-            next.set(actionId, [...list, entry])
-            while (next.size > keptActions) {
-              const oldest = next.keys().next().value
-              if (oldest === undefined) break
-              next.delete(oldest)
-            }
-            return next
-          })
-          const change = (f: (entry: Entry, now: number) => Entry) =>
-            Effect.flatMap(Clock.currentTimeMillis, (now) =>
-              Ref.update(actions, (all) => {
-                const list = all.get(actionId)
-                const current = list?.[index]
-                if (list === undefined || current === undefined || current.state !== "RUNNING") return all
-                const next = new Map(all)
-                next.set(actionId, list.map((each, at) => (at === index ? f(each, now) : each)))
-                return next
-              }))
-          return {
-            add: (bytes) => change((each, now) => ({ ...each, bytesDone: each.bytesDone + bytes, updatedAt: now })),
-            end: (state) => change((each, now) => ({ ...each, state, updatedAt: now }))
+export const layer: Layer.Layer<Transfers> = Layer.sync(Transfers, () => {
+  // Insertion-ordered: the oldest action's transfers go first.
+  const actions = new Map<string, Array<Entry>>()
+  return {
+    start: (actionId, transfer) =>
+      Effect.map(Clock.currentTimeMillis, (now): Transfer => {
+        const entry: Entry = { ...transfer, startedAt: now, updatedAt: now, bytesDone: 0, state: "RUNNING" }
+        const list = actions.get(actionId)
+        if (list === undefined) {
+          actions.set(actionId, [entry])
+          for (const oldest of actions.keys()) {
+            if (actions.size <= keptActions) break
+            actions.delete(oldest)
           }
-        }),
-      of: (actionId) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.map(Ref.get(actions), (all) => (all.get(actionId) ?? []).map((entry) => shown(entry, now))))
-    }
-  })
-)
+        } else {
+          list.push(entry)
+        }
+        return {
+          add: (bytes) =>
+            Effect.map(Clock.currentTimeMillis, (at) => {
+              if (entry.state !== "RUNNING") return
+              entry.bytesDone += bytes
+              entry.updatedAt = at
+            }),
+          end: (state) =>
+            Effect.map(Clock.currentTimeMillis, (at) => {
+              if (entry.state !== "RUNNING") return
+              entry.state = state
+              entry.updatedAt = at
+            })
+        }
+      }),
+    of: (actionId) =>
+      Effect.map(Clock.currentTimeMillis, (now) => (actions.get(actionId) ?? []).map((entry) => shown(entry, now)))
+  }
+})
