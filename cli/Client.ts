@@ -1,17 +1,30 @@
 /**
  * A small client of BRO's REST v1 API (the subset the development
- * orchestrator offers, see `orchestrator/Http.ts`), over @effect/platform's
- * `HttpClient`. It reads answers leniently (unknown fields are ignored,
- * `null` counts as absent) so that it works against a real BRO too, except
- * for the cancel route, which only the development orchestrator has.
+ * orchestrator offers), derived from its definition `OrchestratorApi`
+ * (`orchestrator/Api.ts`) over @effect/platform's `HttpClient`. It reads
+ * answers leniently (unknown fields are ignored, `null` counts as absent) so
+ * that it works against a real BRO too, except for the routes only the
+ * development orchestrator has (cancel, agents). Every request gives up
+ * after its timeout.
  *
  * @since 0.1.0
  */
-import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpApiClient from "@effect/platform/HttpApiClient"
+import type * as HttpApiError from "@effect/platform/HttpApiError"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { Data, Duration, Effect, ParseResult, Schema } from "effect"
+import type {
+  ActionJson,
+  ActionSummaryJson,
+  AgentJson,
+  ApiFailure,
+  BackupJson,
+  BackupVerificationJson,
+  HealthJson
+} from "../orchestrator/Api.js"
+import { OrchestratorApi } from "../orchestrator/Api.js"
+import type { ArmedFault, FaultSpec } from "../orchestrator/Faults.js"
 import type { ActionName } from "../orchestrator/Model.js"
 
 /**
@@ -68,106 +81,43 @@ export class UnexpectedAnswer extends Data.TaggedError("UnexpectedAnswer")<{
  */
 export type ClientError = OrchestratorApiUnreachable | OrchestratorRefused | UnexpectedAnswer
 
-const OptionalText = Schema.optionalWith(Schema.String, { nullable: true })
-
-/**
- * `GET /v1/health`.
- *
- * @since 0.1.0
- * @category schemas
- */
-export const HealthJson = Schema.Struct({
-  status: Schema.String,
-  availability: Schema.String,
-  ongoingAction: Schema.optionalWith(
-    Schema.Struct({ actionId: OptionalText, backupManagerId: OptionalText }),
-    { nullable: true }
-  ),
-  registeredAgents: Schema.optionalWith(Schema.Array(Schema.String), { nullable: true, default: () => [] })
-})
-
-/**
- * @since 0.1.0
- * @category models
- */
-export type HealthJson = typeof HealthJson.Type
-
-/**
- * `GET /v1/backup-manager/{id}/action/{actionId}`; `progressPercentage` is a
- * fraction from 0 to 1.
- *
- * @since 0.1.0
- * @category schemas
- */
-export const ActionJson = Schema.Struct({
-  id: Schema.String,
-  name: Schema.String,
-  result: Schema.String,
-  payload: Schema.optionalWith(Schema.Struct({ backupName: OptionalText }), { nullable: true }),
-  additionalInfo: OptionalText,
-  progressInfo: OptionalText,
-  resultInfo: OptionalText,
-  state: Schema.String,
-  progressPercentage: Schema.optionalWith(Schema.Number, { nullable: true, default: () => 0 }),
-  startTime: OptionalText,
-  completionTime: OptionalText,
-  lastUpdateTime: OptionalText
-})
-
-/**
- * @since 0.1.0
- * @category models
- */
-export type ActionJson = typeof ActionJson.Type
-
-/**
- * One element of `GET /v1/backup-manager/{id}/action`.
- *
- * @since 0.1.0
- * @category schemas
- */
-export const ActionSummaryJson = Schema.Struct({
-  id: Schema.String,
-  name: Schema.String,
-  result: Schema.String,
-  startTime: OptionalText
-})
-
-/**
- * @since 0.1.0
- * @category models
- */
-export type ActionSummaryJson = typeof ActionSummaryJson.Type
-
-/**
- * `GET /v1/backup-manager/{id}/backup/{backupName}`.
- *
- * @since 0.1.0
- * @category schemas
- */
-export const BackupJson = Schema.Struct({
-  id: Schema.String,
-  name: Schema.String,
-  creationTime: OptionalText,
-  creationType: OptionalText,
-  status: Schema.String,
-  userLabel: OptionalText,
-  softwareVersions: Schema.optionalWith(
-    Schema.Array(Schema.Struct({ agentId: OptionalText, productName: OptionalText, productRevision: OptionalText })),
-    { nullable: true, default: () => [] }
-  )
-})
-
-/**
- * @since 0.1.0
- * @category models
- */
-export type BackupJson = typeof BackupJson.Type
-
-const ErrorJson = Schema.Struct({ statusCode: Schema.Number, message: Schema.String })
-const StartedJson = Schema.Struct({ id: Schema.String })
-const ActionsJson = Schema.Struct({ actions: Schema.Array(ActionSummaryJson) })
-const BackupsJson = Schema.Struct({ backups: Schema.Array(BackupJson) })
+export {
+  /**
+   * `GET /v1/health`.
+   *
+   * @since 0.1.0
+   * @category schemas
+   */
+  ActionJson,
+  /**
+   * One element of `GET /v1/backup-manager/{id}/action`.
+   *
+   * @since 0.1.0
+   * @category schemas
+   */
+  ActionSummaryJson,
+  /**
+   * One element of `GET /v1/agents`.
+   *
+   * @since 0.1.0
+   * @category schemas
+   */
+  AgentJson,
+  /**
+   * `GET /v1/backup-manager/{id}/backup/{backupName}`.
+   *
+   * @since 0.1.0
+   * @category schemas
+   */
+  BackupJson,
+  /**
+   * `GET /v1/health`.
+   *
+   * @since 0.1.0
+   * @category schemas
+   */
+  HealthJson
+} from "../orchestrator/Api.js"
 
 /**
  * The REST API of one orchestrator.
@@ -178,7 +128,11 @@ const BackupsJson = Schema.Struct({ backups: Schema.Array(BackupJson) })
 export interface OrchestratorClient {
   /** The base URL, without a trailing `/`. */
   readonly url: string
+  /** How long one request may take. */
+  readonly requestTimeout: Duration.Duration
   readonly health: Effect.Effect<HealthJson, ClientError>
+  /** The registered agents as they registered; the development orchestrator's extension. */
+  readonly agents: Effect.Effect<ReadonlyArray<AgentJson>, ClientError>
   /** Asks for an action and returns its id. */
   readonly startAction: (
     backupManagerId: string,
@@ -191,6 +145,14 @@ export interface OrchestratorClient {
   readonly cancelAction: (backupManagerId: string, actionId: string) => Effect.Effect<ActionJson, ClientError>
   readonly backups: (backupManagerId: string) => Effect.Effect<ReadonlyArray<BackupJson>, ClientError>
   readonly backup: (backupManagerId: string, backupName: string) => Effect.Effect<BackupJson, ClientError>
+  /** Reads a backup's stored files back and checks them (the development orchestrator's extension). */
+  readonly verifyBackup: (backupManagerId: string, backupName: string) => Effect.Effect<BackupVerificationJson, ClientError>
+  /** Arms a fault (the development orchestrator's extension). */
+  readonly addFault: (fault: FaultSpec) => Effect.Effect<ArmedFault, ClientError>
+  /** The faults armed (the development orchestrator's extension). */
+  readonly faults: Effect.Effect<ReadonlyArray<ArmedFault>, ClientError>
+  /** Clears one fault, or all; how many were (the development orchestrator's extension). */
+  readonly clearFaults: (id?: string) => Effect.Effect<number, ClientError>
 }
 
 /**
@@ -217,8 +179,12 @@ const transportReason = (cause: unknown): string => {
   return reason
 }
 
+const ErrorBody = Schema.parseJson(Schema.Struct({ message: Schema.String }))
+
 /**
- * A client of the REST API at `url` (for example `http://127.0.0.1:7001`).
+ * A client of the REST API at `url` (for example `http://127.0.0.1:7001`),
+ * derived from `OrchestratorApi`: the requests and the Schemas that read the
+ * answers are the definition's.
  *
  * @since 0.1.0
  * @category constructors
@@ -228,52 +194,61 @@ export const make = (
   options: ClientOptions = {}
 ): Effect.Effect<OrchestratorClient, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
-    const client = yield* HttpClient.HttpClient
     const base = url.replace(/\/+$/, "")
-    const timeout = options.requestTimeout ?? Duration.seconds(30)
-    const managerPath = (id: string) => `/v1/backup-manager/${encodeURIComponent(id)}`
+    const timeout = Duration.decode(options.requestTimeout ?? Duration.seconds(30))
+    const api = yield* HttpApiClient.make(OrchestratorApi, { baseUrl: base })
 
-    const send = <A, I>(
-      request: HttpClientRequest.HttpClientRequest,
-      schema: Schema.Schema<A, I>
-    ): Effect.Effect<A, ClientError> => {
-      const described = `${request.method} ${request.url}`
-      const unreadable = (cause: unknown) =>
-        new UnexpectedAnswer({ request: described, reason: transportReason(cause), cause })
-      const readBody = (response: HttpClientResponse.HttpClientResponse) =>
-        Effect.mapError(response.json, (error: HttpClientError.ResponseError) =>
-          new UnexpectedAnswer({ request: described, reason: "the body is not JSON", cause: error }))
-      return client.execute(request).pipe(
-        Effect.mapError((error): ClientError =>
-          error._tag === "RequestError"
-            ? new OrchestratorApiUnreachable({ url: base, reason: transportReason(error.cause), cause: error })
-            : unreadable(error)
-        ),
-        Effect.flatMap((response): Effect.Effect<A, ClientError> => {
-          if (response.status >= 200 && response.status < 300) {
-            return Effect.flatMap(readBody(response), (body) =>
-              Effect.mapError(
-                Schema.decodeUnknown(schema)(body),
-                (error) =>
-                  new UnexpectedAnswer({
-                    request: described,
-                    reason: ParseResult.TreeFormatter.formatErrorSync(error).replace(/\s+/g, " "),
-                    cause: error
-                  })
-              ))
-          }
-          return response.text.pipe(
-            Effect.orElseSucceed(() => ""),
-            Effect.flatMap((text) => {
-              const decoded = Schema.decodeUnknownOption(Schema.parseJson(ErrorJson))(text)
+    /** One request: every failure as a `ClientError`, and no answer past the timeout. */
+    const send = <A>(
+      described: string,
+      request: Effect.Effect<
+        A,
+        ApiFailure | HttpApiError.HttpApiDecodeError | HttpClientError.HttpClientError | ParseResult.ParseError
+      >
+    ): Effect.Effect<A, ClientError> =>
+      request.pipe(
+        Effect.catchAll((error): Effect.Effect<never, ClientError> => {
+          switch (error._tag) {
+            case "ApiFailure":
+            case "HttpApiDecodeError":
               return Effect.fail(
                 new OrchestratorRefused({
-                  statusCode: response.status,
-                  reason: decoded._tag === "Some" ? decoded.value.message : `${described} failed`
+                  statusCode: error._tag === "ApiFailure" ? error.statusCode : 400,
+                  reason: error.message
                 })
               )
-            })
-          )
+            case "RequestError":
+              return Effect.fail(
+                new OrchestratorApiUnreachable({ url: base, reason: transportReason(error.cause), cause: error })
+              )
+            case "ResponseError": {
+              const status = error.response.status
+              if (status >= 200 && status < 300) {
+                return Effect.fail(new UnexpectedAnswer({ request: described, reason: "the body is not JSON", cause: error }))
+              }
+              // A status the definition does not name, or an error body it cannot read.
+              return error.response.text.pipe(
+                Effect.orElseSucceed(() => ""),
+                Effect.flatMap((text) => {
+                  const decoded = Schema.decodeUnknownOption(ErrorBody)(text)
+                  return Effect.fail(
+                    new OrchestratorRefused({
+                      statusCode: status,
+                      reason: decoded._tag === "Some" ? decoded.value.message : `${described} failed`
+                    })
+                  )
+                })
+              )
+            }
+            case "ParseError":
+              return Effect.fail(
+                new UnexpectedAnswer({
+                  request: described,
+                  reason: ParseResult.TreeFormatter.formatErrorSync(error).replace(/\s+/g, " "),
+                  cause: error
+                })
+              )
+          }
         }),
         Effect.timeoutFail({
           duration: timeout,
@@ -281,34 +256,60 @@ export const make = (
             new OrchestratorApiUnreachable({ url: base, reason: `no answer within ${Duration.format(timeout)}` })
         })
       )
-    }
 
-    const get = <A, I>(path: string, schema: Schema.Schema<A, I>) => send(HttpClientRequest.get(base + path), schema)
+    const managerPath = (id: string) => `/v1/backup-manager/${encodeURIComponent(id)}`
+    // The derived request type distributes over the union of fault kinds,
+    // which a value of the union does not fit: it is any one of them.
+    const addFault = api.faults.addFault as (request: { readonly payload: FaultSpec }) => Effect.Effect<
+      ArmedFault,
+      ApiFailure | HttpApiError.HttpApiDecodeError | HttpClientError.HttpClientError | ParseResult.ParseError
+    >
 
     return {
       url: base,
-      health: get("/v1/health", HealthJson),
-      startAction: (backupManagerId, action, backupName) =>
-        send(
-          HttpClientRequest.post(`${base}${managerPath(backupManagerId)}/action`).pipe(
-            HttpClientRequest.bodyUnsafeJson({ action, payload: { backupName } })
+      requestTimeout: timeout,
+      health: send("GET /v1/health", api.health.health()),
+      agents: Effect.map(send("GET /v1/agents", api.agents.agents()), (answer) => answer.agents),
+      startAction: (id, action, backupName) =>
+        Effect.map(
+          send(
+            `POST ${managerPath(id)}/action`,
+            api.actions.startAction({ path: { id }, payload: { action, payload: { backupName } } })
           ),
-          StartedJson
-        ).pipe(Effect.map((started) => started.id)),
-      action: (backupManagerId, actionId) =>
-        get(`${managerPath(backupManagerId)}/action/${encodeURIComponent(actionId)}`, ActionJson),
-      actions: (backupManagerId) =>
-        Effect.map(get(`${managerPath(backupManagerId)}/action`, ActionsJson), (answer) => answer.actions),
-      cancelAction: (backupManagerId, actionId) =>
-        send(
-          HttpClientRequest.post(
-            `${base}${managerPath(backupManagerId)}/action/${encodeURIComponent(actionId)}/cancel`
-          ),
-          ActionJson
+          (started) => started.id
         ),
-      backups: (backupManagerId) =>
-        Effect.map(get(`${managerPath(backupManagerId)}/backup`, BackupsJson), (answer) => answer.backups),
-      backup: (backupManagerId, backupName) =>
-        get(`${managerPath(backupManagerId)}/backup/${encodeURIComponent(backupName)}`, BackupJson)
+      action: (id, actionId) =>
+        send(
+          `GET ${managerPath(id)}/action/${encodeURIComponent(actionId)}`,
+          api.actions.action({ path: { id, actionId } })
+        ),
+      actions: (id) =>
+        Effect.map(send(`GET ${managerPath(id)}/action`, api.actions.actions({ path: { id } })), (answer) => answer.actions),
+      cancelAction: (id, actionId) =>
+        send(
+          `POST ${managerPath(id)}/action/${encodeURIComponent(actionId)}/cancel`,
+          api.actions.cancelAction({ path: { id, actionId } })
+        ),
+      backups: (id) =>
+        Effect.map(send(`GET ${managerPath(id)}/backup`, api.backups.backups({ path: { id } })), (answer) => answer.backups),
+      backup: (id, backupName) =>
+        send(
+          `GET ${managerPath(id)}/backup/${encodeURIComponent(backupName)}`,
+          api.backups.backup({ path: { id, backupName } })
+        ),
+      verifyBackup: (id, backupName) =>
+        send(
+          `POST ${managerPath(id)}/backup/${encodeURIComponent(backupName)}/verify`,
+          api.backups.verifyBackup({ path: { id, backupName } })
+        ),
+      addFault: (fault) => send("POST /v1/faults", addFault({ payload: fault })),
+      faults: Effect.map(send("GET /v1/faults", api.faults.faults()), (answer) => answer.faults),
+      clearFaults: (id) =>
+        Effect.map(
+          id === undefined
+            ? send("DELETE /v1/faults", api.faults.clearFaults())
+            : send(`DELETE /v1/faults/${encodeURIComponent(id)}`, api.faults.clearFault({ path: { id } })),
+          (answer) => answer.cleared
+        )
     }
   })

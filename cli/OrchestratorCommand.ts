@@ -8,6 +8,7 @@
 import { Clock, Console, Effect, Fiber, Layer, Stream } from "effect"
 import { formatEvent } from "../orchestrator/Events.js"
 import * as Http from "../orchestrator/Http.js"
+import * as OpenFiles from "../orchestrator/OpenFiles.js"
 import type { OrchestratorOptions, OrchestratorStartError } from "../orchestrator/Orchestrator.js"
 import { layer as orchestratorLayer, Orchestrator } from "../orchestrator/Orchestrator.js"
 
@@ -107,6 +108,8 @@ export const run = <E>(
     const logging = yield* Effect.forkScoped(logEvents)
     yield* Effect.yieldNow()
     for (const line of readyLines(orchestrator, http)) yield* Console.log(line)
+    // Each agent holds a socket: 1 000 of them need more than the usual soft limit of 1 024.
+    yield* Console.log(OpenFiles.describe(yield* OpenFiles.raiseSoftLimit()))
     yield* Fiber.join(logging)
     return yield* Effect.never
   }).pipe(Effect.scoped, Effect.provide(layer(options, makeOrchestrator)))

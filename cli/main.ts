@@ -14,7 +14,10 @@ import { Cause, Effect, Exit } from "effect"
 import * as Cli from "./Cli.js"
 
 NodeRuntime.runMain(
-  Cli.run(process.argv.slice(2)).pipe(Effect.provide(FetchHttpClient.layer)),
+  Cli.run(process.argv.slice(2), {
+    color: process.stdout.isTTY === true && process.stderr.isTTY === true,
+    terminal: process.stdout.isTTY === true
+  }).pipe(Effect.provide(FetchHttpClient.layer)),
   {
     // `Cli.run` prints every problem itself.
     disableErrorReporting: true,

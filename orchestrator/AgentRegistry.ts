@@ -79,14 +79,65 @@ export const registrationProblems = (register: Extract<AgentMessage, { _tag: "Re
 export const scopeOf = (scope: string): ReadonlyArray<string> => (scope === "" ? [] : scope.split(";"))
 
 /**
- * Whether an agent takes part in actions of a backup manager: every agent in
- * DEFAULT, and in each manager its scope names.
+ * What a backup manager's id means: a manager (DEFAULT, or one a scope
+ * names), or one of BRO's per-agent virtual managers `DEFAULT-<agentId>` and
+ * `<scope>-<agentId>` (behaviour.md §1), whose actions involve that agent
+ * alone and carry the parent manager's name as `backupType`. A name some
+ * agent's scope holds is a manager, never a virtual one.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ManagerMeaning {
+  /** The name agents are told as `backupType`: the manager's own, or a virtual one's parent. */
+  readonly backupType: string
+  /** The one agent of a virtual manager. */
+  readonly agentId?: string
+}
+
+/**
+ * The meaning of the manager `id` among `agents` (the registered ones, or a
+ * backup's recorded ones).
  *
  * @since 0.1.0
  * @category queries
  */
-export const belongsTo = (agent: RegisteredAgent, manager: string): boolean =>
-  manager === "DEFAULT" || agent.scope.includes(manager)
+export const managerMeaning = (
+  id: string,
+  agents: ReadonlyArray<{ readonly agentId: string; readonly scope: ReadonlyArray<string> }>
+): ManagerMeaning => {
+  if (id === "DEFAULT" || agents.some((agent) => agent.scope.includes(id))) return { backupType: id }
+  for (const agent of agents) {
+    for (const parent of ["DEFAULT", ...agent.scope]) {
+      if (id === `${parent}-${agent.agentId}`) return { backupType: parent, agentId: agent.agentId }
+    }
+  }
+  return { backupType: id }
+}
+
+/**
+ * The virtual managers of one agent: `DEFAULT-<agentId>`, and
+ * `<scope>-<agentId>` for each manager its scope names.
+ *
+ * @since 0.1.0
+ * @category queries
+ */
+export const virtualManagersOf = (agent: RegisteredAgent): ReadonlyArray<{ readonly id: string; readonly backupType: string }> =>
+  ["DEFAULT", ...agent.scope].map((parent) => ({ id: `${parent}-${agent.agentId}`, backupType: parent }))
+
+/**
+ * Whether an agent takes part in actions of a backup manager: every agent in
+ * DEFAULT, and in each manager its scope names; in a virtual manager, its
+ * agent alone (when it belongs to the parent).
+ *
+ * @since 0.1.0
+ * @category queries
+ */
+export const belongsTo = (agent: RegisteredAgent, manager: string, meaning: ManagerMeaning = { backupType: manager }): boolean =>
+  meaning.agentId === undefined
+    ? manager === "DEFAULT" || agent.scope.includes(manager)
+    : agent.agentId === meaning.agentId &&
+      (meaning.backupType === "DEFAULT" || agent.scope.includes(meaning.backupType))
 
 /**
  * One registered agent's open control stream.

@@ -3,10 +3,16 @@
  * that test scripts use (health, backup managers, actions, backups), with
  * BRO's paths, JSON shapes and status codes, served over Node's HTTP server.
  *
- * One extension that BRO does not have:
+ * Extensions that BRO does not have:
  * `POST /v1/backup-manager/{id}/action/{actionId}/cancel` cancels the running
  * action and answers 200 with the action's JSON (409 when that action is not
- * the one running). A real BRO offers no way to cancel an action.
+ * the one running); a real BRO offers no way to cancel an action.
+ * `GET /v1/agents` lists the registered agents with what each registered
+ * with: API version, scope, features, backend type and software version.
+ * `/v1/faults` arms, lists and clears faults on demand (`Faults.ts`).
+ * `POST /v1/backup-manager/{id}/backup/{backupName}/verify` reads every
+ * stored file of the backup back, checks its MD5 and answers each
+ * fragment's outcome; one that fails marks the backup CORRUPTED.
  *
  * Errors answer `{"statusCode": n, "message": "..."}` with the same HTTP
  * status: 404 for an unknown backup manager, action, backup or route, 422 for
@@ -19,9 +25,11 @@
  *
  * @since 0.1.0
  */
+import type * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
-import * as HttpRouter from "@effect/platform/HttpRouter"
-import type * as HttpServerError from "@effect/platform/HttpServerError"
+import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
@@ -36,8 +44,20 @@ import type {
   BackupManager,
   BackupRecord,
   Health,
-  RecordedSoftwareVersion
+  RecordedSoftwareVersion,
+  RegisteredAgent
 } from "./Model.js"
+import type {
+  ActionJson,
+  ActionSummaryJson,
+  AgentJson,
+  BackupJson,
+  BackupManagerJson,
+  HealthJson,
+  SoftwareVersionJson
+} from "./Api.js"
+import { ActionRequestJson, ApiFailure, OrchestratorApi } from "./Api.js"
+import { ArmedFault, FaultSpec } from "./Faults.js"
 import { InvalidActionRequest } from "./Model.js"
 import { Orchestrator } from "./Orchestrator.js"
 // Cuts what a client sent, quoted back in a message, to a readable length.
@@ -155,7 +175,7 @@ export const actionNames: ReadonlyArray<ActionName> = ["CREATE_BACKUP", "RESTORE
  * @since 0.1.0
  * @category encoding
  */
-export const actionJson = (action: ActionRecord) => ({
+export const actionJson = (action: ActionRecord): ActionJson => ({
   id: action.id,
   name: action.name,
   result: action.result,
@@ -176,14 +196,14 @@ export const actionJson = (action: ActionRecord) => ({
  * @since 0.1.0
  * @category encoding
  */
-export const actionSummaryJson = (action: ActionRecord) => ({
+export const actionSummaryJson = (action: ActionRecord): ActionSummaryJson => ({
   id: action.id,
   name: action.name,
   result: action.result,
   startTime: action.startTime
 })
 
-const softwareVersionJson = (version: RecordedSoftwareVersion) => ({
+const softwareVersionJson = (version: RecordedSoftwareVersion): SoftwareVersionJson => ({
   productName: version.productName,
   productNumber: version.productNumber,
   productRevision: version.revision,
@@ -196,6 +216,22 @@ const softwareVersionJson = (version: RecordedSoftwareVersion) => ({
 })
 
 /**
+ * Our JSON for one registered agent (`GET /v1/agents`, which BRO does not
+ * have): what it registered with, its software version in BRO's field names.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const agentJson = (agent: RegisteredAgent): AgentJson => ({
+  agentId: agent.agentId,
+  apiVersion: agent.apiVersion,
+  scope: agent.scope,
+  features: agent.features,
+  backendType: agent.backendType,
+  softwareVersion: softwareVersionJson({ ...agent.softwareVersion, agentId: agent.agentId, apiVersion: agent.apiVersion })
+})
+
+/**
  * BRO's JSON for one backup (`GET /v1/backup-manager/{id}/backup/{name}`).
  * BRO names a backup's id after the backup; every backup made through the
  * API is `MANUAL` and has an empty user label.
@@ -203,7 +239,7 @@ const softwareVersionJson = (version: RecordedSoftwareVersion) => ({
  * @since 0.1.0
  * @category encoding
  */
-export const backupJson = (backup: BackupRecord) => ({
+export const backupJson = (backup: BackupRecord): BackupJson => ({
   id: backup.name,
   name: backup.name,
   creationTime: backup.creationTime,
@@ -219,7 +255,7 @@ export const backupJson = (backup: BackupRecord) => ({
  * @since 0.1.0
  * @category encoding
  */
-export const healthJson = (health: Health) => ({
+export const healthJson = (health: Health): HealthJson => ({
   status: health.status,
   availability: health.availability,
   ongoingAction: health.ongoingAction === undefined
@@ -232,7 +268,7 @@ export const healthJson = (health: Health) => ({
  * @since 0.1.0
  * @category encoding
  */
-export const backupManagerJson = (manager: BackupManager) => ({
+export const backupManagerJson = (manager: BackupManager): BackupManagerJson => ({
   id: manager.id,
   backupType: manager.backupType,
   backupDomain: manager.backupDomain
@@ -242,22 +278,7 @@ export const backupManagerJson = (manager: BackupManager) => ({
 // Routes
 // -----------------------------------------------------------------------------
 
-/** The body of `POST /v1/backup-manager/{id}/action`. */
-const ActionRequestBody = Schema.Struct({
-  action: Schema.String,
-  payload: Schema.Struct({ backupName: Schema.String })
-})
-
 const ok = (body: unknown, status = 200) => HttpServerResponse.unsafeJson(body, { status })
-
-/** A path parameter the route itself declares, so its absence is a bug. */
-const pathParameter = (name: string) =>
-  Effect.flatMap(HttpRouter.params, (parameters) => {
-    const value = parameters[name]
-    return value === undefined
-      ? Effect.dieMessage(`The route has no path parameter "${name}"`)
-      : Effect.succeed(value)
-  })
 
 const formatParseError = (error: ParseResult.ParseError): string =>
   bounded(
@@ -363,7 +384,7 @@ const readBodyJson = Effect.gen(function*() {
 const decodeActionRequest = Effect.gen(function*() {
   const body = yield* readBodyJson
   const decoded = yield* Effect.mapError(
-    Schema.decodeUnknown(ActionRequestBody, { errors: "all" })(body),
+    Schema.decodeUnknown(ActionRequestJson, { errors: "all" })(body),
     (error) => new InvalidRequestBody({ reason: `Invalid request body: ${formatParseError(error)}` })
   )
   const action = decoded.action
@@ -375,100 +396,7 @@ const decodeActionRequest = Effect.gen(function*() {
   return { action, backupName: decoded.payload.backupName }
 })
 
-/**
- * The routes, before errors become JSON answers.
- *
- * @since 0.1.0
- * @category routes
- */
-export const router = HttpRouter.empty.pipe(
-  HttpRouter.get(
-    "/v1/health",
-    Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
-      return ok(healthJson(yield* orchestrator.health))
-    })
-  ),
-  HttpRouter.get(
-    "/v1/backup-manager",
-    Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
-      const managers = yield* orchestrator.managers
-      return ok({ backupManagers: managers.map(backupManagerJson) })
-    })
-  ),
-  HttpRouter.get(
-    "/v1/backup-manager/:id",
-    Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
-      const manager = yield* orchestrator.manager(yield* pathParameter("id"))
-      return ok(backupManagerJson(manager))
-    })
-  ),
-  HttpRouter.post(
-    "/v1/backup-manager/:id/action",
-    Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
-      const managerId = yield* pathParameter("id")
-      // An unknown manager is a 404 even when the body is wrong too.
-      yield* orchestrator.manager(managerId)
-      const { action, backupName } = yield* decodeActionRequest
-      const record = yield* orchestrator.startAction(managerId, action, backupName)
-      return ok({ id: record.id }, 201)
-    })
-  ),
-  HttpRouter.get(
-    "/v1/backup-manager/:id/action",
-    Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
-      const actions = yield* orchestrator.actions(yield* pathParameter("id"))
-      return ok({ actions: actions.map(actionSummaryJson) })
-    })
-  ),
-  HttpRouter.get(
-    "/v1/backup-manager/:id/action/:actionId",
-    Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
-      const action = yield* orchestrator.action(yield* pathParameter("id"), yield* pathParameter("actionId"))
-      return ok(actionJson(action))
-    })
-  ),
-  // Ours, not BRO's: see the module comment.
-  HttpRouter.post(
-    "/v1/backup-manager/:id/action/:actionId/cancel",
-    Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
-      const managerId = yield* pathParameter("id")
-      const actionId = yield* pathParameter("actionId")
-      yield* orchestrator.action(managerId, actionId)
-      return ok(actionJson(yield* orchestrator.cancelAction(actionId)))
-    })
-  ),
-  HttpRouter.get(
-    "/v1/backup-manager/:id/backup",
-    Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
-      const backups = yield* orchestrator.backups(yield* pathParameter("id"))
-      return ok({ backups: backups.map(backupJson) })
-    })
-  ),
-  HttpRouter.get(
-    "/v1/backup-manager/:id/backup/:backupName",
-    Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
-      const backup = yield* orchestrator.backup(yield* pathParameter("id"), yield* pathParameter("backupName"))
-      return ok(backupJson(backup))
-    })
-  )
-)
-
-const errorResponse = (statusCode: number, message: string) =>
-  HttpServerResponse.unsafeJson({ statusCode, message }, {
-    status: statusCode,
-    // The rest of a body too large to read is still on its way: closing the
-    // connection drops it, where keeping it open would mean reading it all.
-    ...(statusCode === 413 ? { headers: { connection: "close" } } : {})
-  })
+const failure = (statusCode: number, message: string) => new ApiFailure({ statusCode, message })
 
 type RequestFailure = ApiError | InvalidRequestBody | RequestBodyTooLarge
 
@@ -489,37 +417,147 @@ const statusOf = (error: RequestFailure): number => {
   }
 }
 
+/** A failure of the orchestrator, or of reading the request, as the API's error answer. */
+const answered = <A, R>(effect: Effect.Effect<A, RequestFailure, R>): Effect.Effect<A, ApiFailure, R> =>
+  Effect.mapError(effect, (error) => failure(statusOf(error), error.message))
+
+const HealthLive = HttpApiBuilder.group(OrchestratorApi, "health", (handlers) =>
+  handlers.handle("health", () => Effect.flatMap(Orchestrator, (orchestrator) => Effect.map(orchestrator.health, healthJson))))
+
+const AgentsLive = HttpApiBuilder.group(OrchestratorApi, "agents", (handlers) =>
+  handlers.handle("agents", () =>
+    Effect.flatMap(Orchestrator, (orchestrator) =>
+      Effect.map(orchestrator.agents, (agents) => ({ agents: agents.map(agentJson) })))))
+
+const ManagersLive = HttpApiBuilder.group(OrchestratorApi, "managers", (handlers) =>
+  handlers
+    .handle("managers", () =>
+      Effect.flatMap(Orchestrator, (orchestrator) =>
+        Effect.map(orchestrator.managers, (managers) => ({ backupManagers: managers.map(backupManagerJson) }))))
+    .handle("manager", ({ path }) =>
+      Effect.flatMap(Orchestrator, (orchestrator) => answered(Effect.map(orchestrator.manager(path.id), backupManagerJson)))))
+
+const ActionsLive = HttpApiBuilder.group(OrchestratorApi, "actions", (handlers) =>
+  handlers
+    // Raw: the body is read by `readBodyJson`, with its limits, then
+    // decoded with the definition's own Schema.
+    .handleRaw("startAction", ({ path }) =>
+      Effect.gen(function*() {
+        const orchestrator = yield* Orchestrator
+        // An unknown manager is a 404 even when the body is wrong too.
+        yield* answered(orchestrator.manager(path.id))
+        const { action, backupName } = yield* answered(decodeActionRequest)
+        const record = yield* answered(orchestrator.startAction(path.id, action, backupName))
+        return ok({ id: record.id }, 201)
+      }))
+    .handle("actions", ({ path }) =>
+      Effect.flatMap(Orchestrator, (orchestrator) =>
+        answered(Effect.map(orchestrator.actions(path.id), (actions) => ({ actions: actions.map(actionSummaryJson) })))))
+    .handle("action", ({ path }) =>
+      Effect.gen(function*() {
+        const orchestrator = yield* Orchestrator
+        const record = yield* answered(orchestrator.action(path.id, path.actionId))
+        const transfers = yield* orchestrator.transfers(record.id)
+        return transfers.length === 0 ? actionJson(record) : { ...actionJson(record), transfers }
+      }))
+    .handle("cancelAction", ({ path }) =>
+      Effect.flatMap(Orchestrator, (orchestrator) =>
+        answered(
+          Effect.zipRight(orchestrator.action(path.id, path.actionId), Effect.map(orchestrator.cancelAction(path.actionId), actionJson))
+        ))))
+
+const BackupsLive = HttpApiBuilder.group(OrchestratorApi, "backups", (handlers) =>
+  handlers
+    .handle("backups", ({ path }) =>
+      Effect.flatMap(Orchestrator, (orchestrator) =>
+        answered(Effect.map(orchestrator.backups(path.id), (backups) => ({ backups: backups.map(backupJson) })))))
+    .handle("backup", ({ path }) =>
+      Effect.flatMap(Orchestrator, (orchestrator) => answered(Effect.map(orchestrator.backup(path.id, path.backupName), backupJson))))
+    .handle("verifyBackup", ({ path }) =>
+      Effect.flatMap(Orchestrator, (orchestrator) => answered(orchestrator.verifyBackup(path.id, path.backupName)))))
+
+const FaultsLive = HttpApiBuilder.group(OrchestratorApi, "faults", (handlers) =>
+  handlers
+    .handleRaw("addFault", () =>
+      Effect.gen(function*() {
+        const orchestrator = yield* Orchestrator
+        const body = yield* answered(readBodyJson)
+        const fault = yield* Schema.decodeUnknown(FaultSpec, { errors: "all" })(body).pipe(
+          Effect.mapError((error) => failure(400, `Invalid fault: ${formatParseError(error)}`))
+        )
+        return ok(Schema.encodeSync(ArmedFault)(yield* orchestrator.faults.add(fault)), 201)
+      }))
+    .handle("faults", () => Effect.flatMap(Orchestrator, (orchestrator) => Effect.map(orchestrator.faults.armed, (faults) => ({ faults }))))
+    .handle("clearFaults", () => Effect.flatMap(Orchestrator, (orchestrator) => Effect.map(orchestrator.faults.clear(), (cleared) => ({ cleared }))))
+    .handle("clearFault", ({ path }) =>
+      Effect.gen(function*() {
+        const orchestrator = yield* Orchestrator
+        const cleared = yield* orchestrator.faults.clear(path.id)
+        if (cleared === 0) return yield* failure(404, `No fault ${bounded(path.id)} is armed`)
+        return { cleared }
+      })))
 
 /**
- * The REST API as an HTTP application: every failure answers
- * `{"statusCode", "message"}`; a bug answers 500 with its reason and is logged
- * with its trace. Bodies are limited to the platform's
+ * The REST API's implementation of `OrchestratorApi`, on the `Orchestrator`
+ * in context.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const apiLayer: Layer.Layer<HttpApi.Api, never, Orchestrator> = HttpApiBuilder.api(OrchestratorApi).pipe(
+  Layer.provide([HealthLive, AgentsLive, ManagersLive, ActionsLive, BackupsLive, FaultsLive])
+)
+
+const errorResponse = (statusCode: number, message: string) =>
+  HttpServerResponse.unsafeJson({ statusCode, message }, { status: statusCode })
+
+// The rest of a body too large to read is still on its way: closing the
+// connection drops it, where keeping it open would mean reading it all.
+const closingAfter413 = (response: HttpServerResponse.HttpServerResponse) =>
+  response.status === 413 ? HttpServerResponse.setHeader(response, "connection", "close") : response
+
+/**
+ * The REST API as an HTTP application, built from `OrchestratorApi` on the
+ * `Orchestrator` in context: every failure answers `{"statusCode",
+ * "message"}` (an unknown route 404); a bug answers 500 with its reason and
+ * is logged with its trace. Bodies are limited to the platform's
  * `HttpIncomingMessage.MaxBodySize` ({@link defaultMaxBodySize} when it is not
  * set): a body declared larger answers 413 on any route, before it is read.
  *
  * @since 0.1.0
  * @category routes
  */
-export const httpApp: Effect.Effect<
-  HttpServerResponse.HttpServerResponse,
+export const makeHttpApp: Effect.Effect<
+  HttpApp.Default<never, HttpServerRequest.HttpServerRequest>,
   never,
-  Orchestrator | HttpServerRequest.HttpServerRequest
-> = Effect.catchAllCause(Effect.zipRight(refuseDeclaredOversize, router), (cause) => {
-  // A client that went away: there is nobody to answer.
-  if (Cause.isInterruptedOnly(cause)) return Effect.interrupt
-  const failure = Cause.failureOption(cause)
-  if (failure._tag === "Some") {
-    const error: RequestFailure | HttpServerError.RouteNotFound = failure.value
-    if (error._tag === "RouteNotFound") {
-      return Effect.succeed(errorResponse(404, `No route for ${error.request.method} ${bounded(error.request.url)}`))
-    }
-    return Effect.succeed(errorResponse(statusOf(error), error.message))
-  }
-  return Effect.as(
-    Effect.logError("The REST API failed to answer", cause),
-    errorResponse(500, `Internal error of the development orchestrator: ${reasonOf(cause)}`)
+  Orchestrator
+> = Effect.gen(function*() {
+  const app = yield* HttpApiBuilder.httpApp.pipe(
+    Effect.provide(Layer.mergeAll(apiLayer, HttpApiBuilder.Router.Live, HttpApiBuilder.Middleware.layer))
   )
-})
+  const platform = yield* Layer.build(NodeHttpServer.layerContext)
+  const served = Effect.provide(app, platform)
+  return Effect.zipRight(refuseDeclaredOversize, served).pipe(
+    Effect.map(closingAfter413),
+    Effect.catchAllCause((cause) => {
+      // A client that went away: there is nobody to answer.
+      if (Cause.isInterruptedOnly(cause)) return Effect.interrupt
+      // The router's RouteNotFound is not in the app's type.
+      const failed: Option.Option<unknown> = Cause.failureOption(cause)
+      if (failed._tag === "Some") {
+        const error = failed.value
+        if (error instanceof RequestBodyTooLarge) return Effect.succeed(closingAfter413(errorResponse(413, error.message)))
+        if (HttpServerError.isServerError(error) && error._tag === "RouteNotFound") {
+          return Effect.succeed(errorResponse(404, `No route for ${error.request.method} ${bounded(error.request.url)}`))
+        }
+      }
+      return Effect.as(
+        Effect.logError("The REST API failed to answer", cause),
+        errorResponse(500, `Internal error of the development orchestrator: ${reasonOf(cause)}`)
+      )
+    })
+  )
+}).pipe(Effect.scoped)
 
 /**
  * Serves the REST API of the `Orchestrator` in context on `host:port`
@@ -545,7 +583,8 @@ export const layer = (options: HttpOptions = {}): Layer.Layer<OrchestratorHttp, 
         NodeHttpServer.make(() => NodeHttp.createServer(), { host, port }),
         (error) => new HttpStartError({ host, port, cause: error.cause })
       )
-      yield* server.serve(HttpIncomingMessage.withMaxBodySize(httpApp, Option.some(maxBodySize)))
+      const app = yield* makeHttpApp
+      yield* server.serve(HttpIncomingMessage.withMaxBodySize(app, Option.some(maxBodySize)))
       const address = server.address
       return { host, port: address._tag === "TcpAddress" ? address.port : port }
     })

@@ -6,7 +6,14 @@
  * @since 0.1.0
  */
 import { Data } from "effect"
+import type { AgentFeature, BackendType } from "../src/core/Action.js"
 import type { SoftwareVersionFields } from "../src/core/SoftwareVersion.js"
+import type {
+  BackupRecordJson,
+  RecordedSoftwareVersionJson,
+  StoredFileJson,
+  StoredFragmentJson
+} from "./storage/RecordJson.js"
 
 /**
  * @since 0.1.0
@@ -49,7 +56,7 @@ export interface ActionRecord {
  * @since 0.1.0
  * @category models
  */
-export type BackupStatus = "COMPLETE" | "INCOMPLETE" | "CORRUPTED"
+export type BackupStatus = BackupRecord["status"]
 
 /**
  * A file the orchestrator stored.
@@ -57,12 +64,7 @@ export type BackupStatus = "COMPLETE" | "INCOMPLETE" | "CORRUPTED"
  * @since 0.1.0
  * @category models
  */
-export interface StoredFile {
-  readonly name: string
-  readonly size: number
-  /** 32 upper-case hex digits. */
-  readonly checksum: string
-}
+export type StoredFile = typeof StoredFileJson.Type
 
 /**
  * A fragment the orchestrator stored.
@@ -70,15 +72,7 @@ export interface StoredFile {
  * @since 0.1.0
  * @category models
  */
-export interface StoredFragment {
-  readonly agentId: string
-  readonly fragmentId: string
-  readonly version: string
-  readonly sizeInBytes: string
-  readonly customInformation: Readonly<Record<string, string>>
-  readonly backupFile: StoredFile
-  readonly customMetadataFile?: StoredFile | undefined
-}
+export type StoredFragment = typeof StoredFragmentJson.Type
 
 /**
  * The software version an agent registered with, recorded in a backup.
@@ -86,10 +80,7 @@ export interface StoredFragment {
  * @since 0.1.0
  * @category models
  */
-export interface RecordedSoftwareVersion extends SoftwareVersionFields {
-  readonly agentId: string
-  readonly apiVersion: string
-}
+export type RecordedSoftwareVersion = typeof RecordedSoftwareVersionJson.Type
 
 /**
  * One backup: the JSON record kept beside its files.
@@ -97,15 +88,7 @@ export interface RecordedSoftwareVersion extends SoftwareVersionFields {
  * @since 0.1.0
  * @category models
  */
-export interface BackupRecord {
-  readonly name: string
-  readonly backupManagerId: string
-  readonly status: BackupStatus
-  /** ISO-8601. */
-  readonly creationTime: string
-  readonly softwareVersions: ReadonlyArray<RecordedSoftwareVersion>
-  readonly fragments: ReadonlyArray<StoredFragment>
-}
+export type BackupRecord = typeof BackupRecordJson.Type
 
 /**
  * @since 0.1.0
@@ -129,6 +112,10 @@ export interface RegisteredAgent {
   readonly scope: ReadonlyArray<string>
   readonly apiVersion: string
   readonly softwareVersion: SoftwareVersionFields
+  /** The features it registered with (API 4.0 sends them; earlier versions none). */
+  readonly features: ReadonlyArray<AgentFeature>
+  /** Where it says its backups go (API 4.0; `BRO` otherwise). */
+  readonly backendType: BackendType
 }
 
 /**

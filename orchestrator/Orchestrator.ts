@@ -10,12 +10,14 @@
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import type { Scope, Stream } from "effect"
-import { Context, Duration, Effect, Layer } from "effect"
+import type { Scope } from "effect"
+import { Context, Duration, Effect, Layer, Stream } from "effect"
 import { join, resolve } from "node:path"
 import * as AgentRegistry from "./AgentRegistry.js"
 import * as BackupRecords from "./BackupRecords.js"
+import type { BackupVerificationJson } from "./Api.js"
 import * as Events from "./Events.js"
+import * as Faults from "./Faults.js"
 import * as FlowControl from "./FlowControl.js"
 import * as ControlHandler from "./grpc/ControlHandler.js"
 import * as DownloadHandler from "./grpc/DownloadHandler.js"
@@ -36,6 +38,7 @@ import type {
 } from "./Model.js"
 import { ActionNotFound, BackupNotFound, OrchestratorStartError, UnknownBackupManager } from "./Model.js"
 import * as Storage from "./Storage.js"
+import * as Transfers from "./Transfers.js"
 
 export {
   /**
@@ -94,6 +97,11 @@ export interface OrchestratorOptions {
   readonly tls?: OrchestratorTlsOptions
   /** See {@link OrchestratorKeepaliveOptions}; every field has a default. */
   readonly keepalive?: OrchestratorKeepaliveOptions
+  /**
+   * Faults armed at start (`Faults.ts`): each fires once, for the agent (and
+   * fragment) it names, in the first action (or registration) it matches.
+   */
+  readonly faults?: ReadonlyArray<Faults.FaultSpec>
 }
 
 /**
@@ -136,6 +144,11 @@ export class Orchestrator extends Context.Tag("bro-agent/DevOrchestrator")<
     ) => Effect.Effect<ActionRecord, UnknownBackupManager | ActionNotFound>
     /** The records kept of the manager's actions, in the order asked for. */
     readonly actions: (backupManagerId: string) => Effect.Effect<ReadonlyArray<ActionRecord>, UnknownBackupManager>
+    /**
+     * The action's data calls with their bytes done, rate and time left (the
+     * latest 100 actions' are kept; an older one's, or an unknown one's, are none).
+     */
+    readonly transfers: (actionId: string) => Effect.Effect<ReadonlyArray<Transfers.TransferJson>>
     /** Waits until the action is FINISHED and returns its final record. */
     readonly awaitAction: (actionId: string) => Effect.Effect<ActionRecord, ActionNotFound>
     /**
@@ -148,6 +161,15 @@ export class Orchestrator extends Context.Tag("bro-agent/DevOrchestrator")<
       backupManagerId: string,
       backupName: string
     ) => Effect.Effect<BackupRecord, UnknownBackupManager | BackupNotFound>
+    /**
+     * Reads every stored file of the backup back and checks its MD5, fragment
+     * by fragment; a file that fails marks the backup CORRUPTED (on disk and
+     * in the API). Not an action: it runs beside whatever runs.
+     */
+    readonly verifyBackup: (
+      backupManagerId: string,
+      backupName: string
+    ) => Effect.Effect<BackupVerificationJson, UnknownBackupManager | BackupNotFound>
     /** Where a stored fragment's backup file lies on disk (for tests that look at what was stored). */
     readonly fragmentPath: (
       backupManagerId: string,
@@ -157,6 +179,12 @@ export class Orchestrator extends Context.Tag("bro-agent/DevOrchestrator")<
     ) => Effect.Effect<string, UnknownBackupManager | BackupNotFound>
     /** What happens, from the moment of subscription. */
     readonly events: Stream.Stream<OrchestratorEvent>
+    /** Faults on demand (`Faults.ts`): arm one, list those armed, clear one or all. */
+    readonly faults: {
+      readonly add: (fault: Faults.FaultSpec) => Effect.Effect<Faults.ArmedFault>
+      readonly armed: Effect.Effect<ReadonlyArray<Faults.ArmedFault>>
+      readonly clear: (id?: string) => Effect.Effect<number>
+    }
   }
 >() {}
 
@@ -177,12 +205,29 @@ const fromServices = (where: { readonly host: string; readonly port: number; rea
     const backups = yield* BackupRecords.BackupRecords
     const events = yield* Events.OrchestratorEvents
     const store = yield* Effect.serviceOption(Storage.BackupStore)
+    const faults = yield* Faults.Faults
+    const transfers = yield* Transfers.Transfers
 
+    // DEFAULT, each manager a scope names, each agent's virtual managers, and
+    // the manager of each stored backup; a virtual one's type is its parent.
     const managers = Effect.gen(function*() {
-      const ids = new Set<string>(["DEFAULT"])
-      for (const agent of yield* registry.agents) for (const id of agent.info.scope) ids.add(id)
-      for (const backup of yield* backups.all) ids.add(backup.backupManagerId)
-      return [...ids].sort().map((id): BackupManager => ({ id, backupType: id, backupDomain: "" }))
+      const agents = (yield* registry.agents).map((agent) => agent.info)
+      const types = new Map<string, string>([["DEFAULT", "DEFAULT"]])
+      for (const agent of agents) for (const id of agent.scope) types.set(id, id)
+      for (const agent of agents) {
+        for (const virtual of AgentRegistry.virtualManagersOf(agent)) {
+          if (!types.has(virtual.id)) types.set(virtual.id, virtual.backupType)
+        }
+      }
+      for (const backup of yield* backups.all) {
+        if (types.has(backup.backupManagerId)) continue
+        const recorded = backup.softwareVersions.map((version) => ({
+          agentId: version.agentId,
+          scope: agents.find((agent) => agent.agentId === version.agentId)?.scope ?? []
+        }))
+        types.set(backup.backupManagerId, AgentRegistry.managerMeaning(backup.backupManagerId, recorded).backupType)
+      }
+      return [...types.keys()].sort().map((id): BackupManager => ({ id, backupType: types.get(id) ?? id, backupDomain: "" }))
     })
     const manager = (id: string) =>
       Effect.flatMap(managers, (all) => {
@@ -226,6 +271,7 @@ const fromServices = (where: { readonly host: string; readonly port: number; rea
           manager(managerId),
           Effect.map(runner.actions, (all) => all.filter((record) => record.backupManagerId === managerId))
         ),
+      transfers: transfers.of,
       awaitAction: runner.awaitAction,
       cancelAction: runner.cancel,
       backups: (managerId) =>
@@ -234,6 +280,50 @@ const fromServices = (where: { readonly host: string; readonly port: number; rea
           Effect.map(backups.all, (all) => all.filter((each) => each.backupManagerId === managerId))
         ),
       backup,
+      verifyBackup: (managerId, backupName) =>
+        Effect.gen(function*() {
+          const found = yield* backup(managerId, backupName)
+          const fragments = yield* Effect.forEach(found.fragments, (fragment) =>
+            Effect.gen(function*() {
+              const stored = [
+                ["BACKUP_FILE", fragment.backupFile] as const,
+                ...(fragment.customMetadataFile === undefined
+                  ? []
+                  : [["CUSTOM_METADATA_FILE", fragment.customMetadataFile] as const])
+              ]
+              const files = yield* Effect.forEach(stored, ([kind, file]) =>
+                Effect.gen(function*() {
+                  const problem = store._tag === "None"
+                    ? "nothing is stored by an orchestrator in memory"
+                    : yield* store.value.readStoredFile(managerId, backupName, fragment, kind, 1024 * 1024).pipe(
+                      Stream.runDrain,
+                      Effect.as(undefined),
+                      Effect.catchAll((error) =>
+                        Effect.succeed(error._tag === "StoredFileUnreadable" ? error.reason : `cannot be read: ${error.message}`)
+                      )
+                    )
+                  return {
+                    file: kind,
+                    name: file.name,
+                    size: file.size,
+                    checksum: file.checksum,
+                    ...(problem === undefined ? {} : { problem })
+                  }
+                }))
+              return {
+                agentId: fragment.agentId,
+                fragmentId: fragment.fragmentId,
+                ok: files.every((file) => file.problem === undefined),
+                files
+              }
+            }))
+          const ok = fragments.every((fragment) => fragment.ok)
+          if (!ok && store._tag === "None") {
+            yield* backups.markCorrupted(managerId, backupName, "verify found a fragment that cannot be read back")
+          }
+          const after = yield* backup(managerId, backupName)
+          return { backupManagerId: managerId, backupName, ok, status: after.status, fragments }
+        }),
       fragmentPath: (managerId, backupName, agentId, fragmentId) =>
         Effect.gen(function*() {
           const found = yield* backup(managerId, backupName)
@@ -243,7 +333,8 @@ const fromServices = (where: { readonly host: string; readonly port: number; rea
           }
           return store.value.filePath(managerId, backupName, fragment, "BACKUP_FILE")
         }),
-      events: events.subscribe
+      events: events.subscribe,
+      faults: { add: faults.add, armed: faults.armed, clear: faults.clear }
     }
     return api
   })
@@ -257,8 +348,11 @@ const services = (options: {
   readonly chunkSize: number
   readonly tls: OrchestratorTlsOptions | undefined
   readonly keepalive: Keepalive.Keepalive
+  readonly faults: ReadonlyArray<Faults.FaultSpec>
 }) => {
   const core = JobRunner.layer({ stageTimeout: options.stageTimeout }).pipe(
+    Layer.provideMerge(Faults.layer(options.faults)),
+    Layer.provideMerge(Transfers.layer),
     Layer.provideMerge(AgentRegistry.layer),
     Layer.provideMerge(BackupRecords.layer),
     Layer.provideMerge(
@@ -321,7 +415,16 @@ export const make = (
     if (keepalive._tag === "Left") return yield* new OrchestratorStartError({ reason: keepalive.left })
     const storage = resolve(options.storage ?? defaultStorage())
     const context = yield* Layer.build(
-      services({ host, port, storage, stageTimeout: stageTimeout.value, chunkSize, tls: options.tls, keepalive: keepalive.right })
+      services({
+        host,
+        port,
+        storage,
+        stageTimeout: stageTimeout.value,
+        chunkSize,
+        tls: options.tls,
+        keepalive: keepalive.right,
+        faults: options.faults ?? []
+      })
     )
     return Context.get(context, Orchestrator)
   })
@@ -364,6 +467,8 @@ export interface OrchestratorTestOptions {
  */
 export const layerTest = (options: OrchestratorTestOptions = {}): Layer.Layer<Orchestrator> => {
   const core = JobRunner.layer({ stageTimeout: Duration.minutes(10) }).pipe(
+    Layer.provideMerge(Faults.layer()),
+    Layer.provideMerge(Transfers.layer),
     Layer.provideMerge(AgentRegistry.layer),
     Layer.provideMerge(BackupRecords.layerMemory(options.backups)),
     Layer.provideMerge(Events.layer)

@@ -3,8 +3,9 @@
  * Backup and Restore Orchestrator for tests and for people.
  *
  * `Orchestrator` is the service and its Layer, `OrchestratorHttp` the REST
- * API's Layer, `OrchestratorModel` the records, events and errors both
- * answer with.
+ * API's Layer, `OrchestratorApi` the REST API's definition (an `HttpApi`, from
+ * which a client can be derived), `OrchestratorModel` the records, events and
+ * errors both answer with.
  *
  * @since 0.1.0
  */
@@ -15,6 +16,8 @@ export * as Orchestrator from "./Orchestrator.js"
 export * as OrchestratorHttp from "./Http.js"
 /** @since 0.1.0 */
 export * as OrchestratorModel from "./Model.js"
+/** @since 0.1.0 */
+export * as OrchestratorApi from "./Api.js"
 
 /**
  * One readable line for an orchestrator event, as `bro-agent orchestrator`

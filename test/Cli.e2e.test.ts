@@ -36,7 +36,7 @@ describe("the bro-agent command line, end to end", () => {
 
       yield* startAgent(grpcPort, yield* folderAgent({ agentId: "cli-agent", folder }))
       const registered = yield* cli(["agents", "--url", url]).pipe(
-        Effect.repeat({ until: (result) => result.out.includes("cli-agent") })
+        Effect.repeat({ until: (result) => result.out.some((line) => line.startsWith("cli-agent ")) })
       )
       expect(registered.code).toBe(0)
 

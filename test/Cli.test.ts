@@ -5,7 +5,7 @@ import * as Net from "node:net"
 import * as Cli from "../cli/Cli.js"
 import { capturingConsole, cli } from "./support/cliHarness.js"
 import * as Http from "../orchestrator/Http.js"
-import type { ActionRecord, BackupRecord, OrchestratorEvent as Event } from "../orchestrator/Model.js"
+import type { ActionRecord, BackupRecord, OrchestratorEvent as Event, RegisteredAgent } from "../orchestrator/Model.js"
 import {
   ActionNotFound,
   BackupNotFound,
@@ -84,6 +84,31 @@ const backups: ReadonlyArray<BackupRecord> = [
   }
 ]
 
+const registeredAgents: ReadonlyArray<RegisteredAgent> = [
+  {
+    agentId: "agent-a",
+    scope: ["alpha"],
+    apiVersion: "4.0",
+    softwareVersion: { ...softwareVersion, commercialVersion: "1.2.3", semanticVersion: "1.2.3" },
+    features: ["PLAINTEXT", "PREPARE_STAGE"],
+    backendType: "BRO"
+  },
+  {
+    agentId: "agent-b",
+    scope: [],
+    apiVersion: "3.0",
+    softwareVersion: { ...softwareVersion, commercialVersion: "1.2.3", semanticVersion: "1.2.3" },
+    features: [],
+    backendType: "BRO"
+  }
+]
+
+const agentLines = [
+  "ID       API  SCOPE          FEATURES                 SOFTWARE",
+  "agent-a  4.0  DEFAULT,alpha  PLAINTEXT,PREPARE_STAGE  productABC APR XXX XX R1A",
+  "agent-b  3.0  DEFAULT        -                        productABC APR XXX XX R1A"
+]
+
 const makeFake = (options: { readonly script?: ReadonlyArray<Step>; readonly events?: ReadonlyArray<Event> } = {}) =>
   Effect.gen(function*() {
     const script = options.script ?? success
@@ -111,7 +136,7 @@ const makeFake = (options: { readonly script?: ReadonlyArray<Step>; readonly eve
         ongoingAction: action === undefined ? undefined : { actionId: action.id, backupManagerId: "DEFAULT" },
         registeredAgents: ["agent-a", "agent-b"]
       })),
-      agents: Effect.succeed([]),
+      agents: Effect.succeed(registeredAgents),
       managers: Effect.succeed([{ id: "DEFAULT", backupType: "DEFAULT", backupDomain: "" }]),
       manager,
       startAction: (managerId, name, backupName) =>
@@ -153,6 +178,9 @@ const makeFake = (options: { readonly script?: ReadonlyArray<Step>; readonly eve
             : Effect.succeed(found)
         }),
       fragmentPath: () => Effect.succeed("/tmp/fake/fragment"),
+      verifyBackup: () => Effect.dieMessage("no verify in this fake"),
+      transfers: () => Effect.succeed([]),
+      faults: { add: () => Effect.dieMessage("no faults in this fake"), armed: Effect.succeed([]), clear: () => Effect.succeed(0) },
       events: Stream.fromIterable(options.events ?? [])
     }
     return { orchestrator, reads, cancelled }
@@ -283,10 +311,10 @@ describe("bro-agent listing commands", () => {
       })
     }))
 
-  it.scopedLive("agents prints the id of each registered agent, one a line", () =>
+  it.scopedLive("agents prints each registered agent with its API version, scope, features and software, one a line", () =>
     Effect.gen(function*() {
       const { url } = yield* setUp()
-      expect(yield* cli(["agents", "--url", url])).toEqual({ code: 0, out: ["agent-a", "agent-b"], err: [] })
+      expect(yield* cli(["agents", "--url", url])).toEqual({ code: 0, out: agentLines, err: [] })
     }))
 
   it.scopedLive("action list prints the id, name, result and start time of each action", () =>
@@ -344,7 +372,11 @@ describe("bro-agent action cancel", () => {
       const result = yield* cli(["action", "cancel", "--url", url])
       expect(result).toEqual({
         code: 0,
-        out: ["Cancelled action 33333 (CREATE_BACKUP of backup \"nightly\"): FINISHED FAILURE"],
+        out: [
+          "Cancelling action 33333 (CREATE_BACKUP of backup \"nightly\")",
+          "Action 33333 (CREATE_BACKUP of backup \"nightly\") finished: FAILURE",
+          "  Cancelled"
+        ],
         err: []
       })
       expect(yield* Ref.get(cancelled)).toBe(true)
@@ -363,26 +395,29 @@ describe("bro-agent action cancel", () => {
 })
 
 describe("bro-agent usage", () => {
-  it.scopedLive("--help prints the usage with every command and exits 0", () =>
+  const usageHint = "Run \"bro-agent --help\", or \"bro-agent COMMAND --help\", for the usage."
+
+  it.scopedLive("--help prints the generated usage with every command, without colours, and exits 0", () =>
     Effect.gen(function*() {
       const result = yield* cli(["--help"])
       expect(result.code).toBe(0)
       const usage = result.out.join("\n")
       for (
         const command of [
-          "orchestrator",
-          "backup create NAME",
-          "backup restore NAME",
-          "backup delete NAME",
-          "backup list",
-          "agents",
-          "action show ID",
-          "action list",
-          "action cancel [ID]"
+          "orchestrator [--host HOST]",
+          "backup create [--url URL] [--manager ID] [--timeout SECONDS] [--no-wait] <NAME>",
+          "backup restore [--url URL]",
+          "backup delete [--url URL]",
+          "backup list [--url URL]",
+          "agents [--url URL]",
+          "action show [--url URL] [--manager ID] [--timeout SECONDS] <ID>",
+          "action list [--url URL]",
+          "action cancel [--url URL] [--manager ID] [--timeout SECONDS] [<ID>]"
         ]
       ) {
-        expect(usage).toContain(`  ${command} `)
+        expect(usage).toContain(`  - ${command}`)
       }
+      expect(usage).not.toContain("\u001b")
     }))
 
   it.scopedLive("COMMAND --help prints the command's options and exits 0", () =>
@@ -390,49 +425,59 @@ describe("bro-agent usage", () => {
       const result = yield* cli(["backup", "create", "--help"])
       expect(result.code).toBe(0)
       const usage = result.out.join("\n")
-      expect(usage).toContain("Usage: bro-agent backup create NAME [OPTIONS]")
-      expect(usage).toMatch(/--url URL\s+The orchestrator's REST API/)
-      expect(usage).toMatch(/--manager ID\s+The backup manager/)
-      expect(usage).toMatch(/--no-wait\s+Print the action id/)
+      expect(usage).toContain("create [--url URL] [--manager ID] [--timeout SECONDS] [--no-wait] <NAME>")
+      expect(usage).toMatch(/--url URL\n(.*\n)*\s+The orchestrator's REST API \(default: env BRO_URL/)
+      expect(usage).toMatch(/--manager ID\n(.*\n)*\s+The backup manager/)
+      expect(usage).toMatch(/--no-wait\n(.*\n)*\s+Print the action id/)
     }))
 
-  it.scopedLive("an unknown command exits 2 with the usage", () =>
+  it.scopedLive("an unknown command exits 2 naming the commands there are", () =>
     Effect.gen(function*() {
       const result = yield* cli(["frobnicate"])
       expect(result.code).toBe(2)
       expect(result.out).toEqual([])
-      expect(result.err[0]).toBe("bro-agent: Unknown command \"frobnicate\"")
-      expect(result.err).toContain("Usage: bro-agent COMMAND [OPTIONS]")
+      expect(result.err[0]).toBe("Invalid subcommand for bro-agent - use one of 'orchestrator', 'agents', 'backup', 'action', 'fault'")
+      expect(result.err).toContain(usageHint)
     }))
 
-  it.scopedLive("an unknown option exits 2 with the command's usage", () =>
+  it.scopedLive("an unknown option exits 2 naming it", () =>
     Effect.gen(function*() {
       const result = yield* cli(["backup", "list", "--colour"])
       expect(result.code).toBe(2)
-      expect(result.err[0]).toBe("bro-agent: Unknown option '--colour'")
-      expect(result.err).toContain("Usage: bro-agent backup list [OPTIONS]")
+      expect(result.err[0]).toBe("Received unknown argument: '--colour'")
+      expect(result.err).toContain(usageHint)
     }))
 
-  it.scopedLive("a missing backup name exits 2 with the command's usage", () =>
+  it.scopedLive("a missing backup name exits 2 saying so", () =>
     Effect.gen(function*() {
       const result = yield* cli(["backup", "restore"])
       expect(result.code).toBe(2)
-      expect(result.err[0]).toBe("bro-agent: Missing NAME")
-      expect(result.err).toContain("Usage: bro-agent backup restore NAME [OPTIONS]")
+      expect(result.err[0]).toBe("Missing argument <NAME>")
     }))
 
-  it.scopedLive("no command at all exits 2 with the usage", () =>
+  it.scopedLive("no command at all, or a group without its command, exits 2", () =>
     Effect.gen(function*() {
-      const result = yield* cli([])
-      expect(result.code).toBe(2)
-      expect(result.err[0]).toBe("bro-agent: Missing command")
+      expect(yield* cli([])).toEqual({ code: 2, out: [], err: ["bro-agent: Missing command: see --help"] })
+      expect(yield* cli(["backup"])).toEqual({ code: 2, out: [], err: ["bro-agent: Missing backup command: see --help"] })
     }))
 
-  it.scopedLive("a URL that is not http(s) exits 2", () =>
+  it.scopedLive("a URL that is not http(s) exits 2, from --url or from BRO_URL, before any request", () =>
     Effect.gen(function*() {
       const result = yield* cli(["agents", "--url", "localhost:7001"])
       expect(result.code).toBe(2)
-      expect(result.err[0]).toBe("bro-agent: Not an http(s) URL: \"localhost:7001\"")
+      expect(result.err[0]).toBe("--url (or BRO_URL) must be an http(s) URL, not \"localhost:7001\"")
+      const fromEnvironment = yield* cli(["agents"]).pipe(
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["BRO_URL", "ftp://host"]])))
+      )
+      expect(fromEnvironment.code).toBe(2)
+      expect(fromEnvironment.err[0]).toBe("--url (or BRO_URL) must be an http(s) URL, not \"ftp://host\"")
+    }))
+
+  it.scopedLive("a request timeout that is not a positive number of seconds exits 2", () =>
+    Effect.gen(function*() {
+      const result = yield* cli(["backup", "list", "--timeout", "-1"])
+      expect(result.code).toBe(2)
+      expect(result.err[0]).toBe("--timeout must be a positive number of seconds, not -1")
     }))
 })
 
@@ -459,18 +504,19 @@ describe("bro-agent orchestrator", () => {
         orchestratorLayer: () => Layer.succeed(Orchestrator, fake.orchestrator)
       }).pipe(Effect.withConsole(console), Effect.provide(FetchHttpClient.layer), Effect.fork)
       const printed: Array<string> = []
-      while (printed.length < 5) printed.push(yield* Queue.take(lines))
+      while (printed.length < 6) printed.push(yield* Queue.take(lines))
       const ready = printed.filter((line) => !/^\d{4}-\d\d-\d\dT/.test(line))
       const logged = printed.filter((line) => /^\d{4}-\d\d-\d\dT/.test(line)).map((line) => line.replace(/^\S+ /, ""))
       expect(ready[0]).toBe("Development orchestrator listening for agents (gRPC) on 127.0.0.1:3000")
       expect(ready[1]).toMatch(/^REST API on http:\/\/127\.0\.0\.1:\d+$/)
       expect(ready[2]).toBe("Storage folder: /tmp/fake")
+      expect(ready[3]).toMatch(/^Open files: (raised the soft limit from \d+ to \d+ \(the hard limit\)|soft limit \d+, unchanged: .+)$/)
       expect(logged).toEqual([
         "agent agent-a registered (API version 4.0, scope alpha)",
         "action 33333: stage EXECUTION failed by agent agent-a: disk full"
       ])
       const url = (ready[1] ?? "").replace("REST API on ", "")
-      expect(yield* cli(["agents", "--url", url])).toEqual({ code: 0, out: ["agent-a", "agent-b"], err: [] })
+      expect(yield* cli(["agents", "--url", url])).toEqual({ code: 0, out: agentLines, err: [] })
       yield* Fiber.interrupt(running)
       expect(err).toEqual([])
     }))
@@ -553,13 +599,16 @@ describe("bro-agent orchestrator", () => {
     Effect.gen(function*() {
       const result = yield* cli(["orchestrator", "--keepalive-timeout", "0"])
       expect(result.code).toBe(2)
-      expect(result.err[0]).toBe("bro-agent: --keepalive-timeout must be a positive number of seconds, not \"0\"")
+      expect(result.err[0]).toBe("--keepalive-timeout must be a positive number of seconds, not 0")
     }))
 
   it.scopedLive("a port that is not a number exits 2", () =>
     Effect.gen(function*() {
       const result = yield* cli(["orchestrator", "--port", "http"])
       expect(result.code).toBe(2)
-      expect(result.err[0]).toBe("bro-agent: --port must be a port number from 0 to 65535, not \"http\"")
+      expect(result.err[0]).toBe("'http' is not a integer")
+      const outOfRange = yield* cli(["orchestrator", "--port", "70000"])
+      expect(outOfRange.code).toBe(2)
+      expect(outOfRange.err[0]).toBe("--port must be a port number from 0 to 65535, not 70000")
     }))
 })

@@ -185,7 +185,7 @@ layerLive(NodeFileSystem.layer)("the development orchestrator when things go wro
         orchestratorFeatures: ["PLAINTEXT", "TLS", "MTLS", "PREPARE_STAGE", "POST_STAGE", "MULTIPLE_BACKUP_TYPES", "SELECTIVE_BACKUP"]
       })
       expect(yield* orchestrator.agents).toMatchObject([{ agentId: "ok-agent", scope: ["alpha", "beta"], apiVersion: "4.0" }])
-      expect((yield* orchestrator.managers).map((manager) => manager.id)).toEqual(["DEFAULT", "alpha", "beta"])
+      expect((yield* orchestrator.managers).map((manager) => manager.id)).toEqual(["DEFAULT", "DEFAULT-ok-agent", "alpha", "alpha-ok-agent", "beta", "beta-ok-agent"])
     }))
 
   it.scoped("refuses a second agent with an id already in use", () =>

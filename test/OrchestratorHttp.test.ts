@@ -148,6 +148,9 @@ const makeFake = (options: { readonly ongoing?: ActionRecord | undefined } = { o
             : Effect.succeed(found)
         }),
       fragmentPath: () => Effect.succeed("/tmp/fake/fragment"),
+      verifyBackup: () => Effect.dieMessage("no verify in this fake"),
+      transfers: () => Effect.succeed([]),
+      faults: { add: () => Effect.dieMessage("no faults in this fake"), armed: Effect.succeed([]), clear: () => Effect.succeed(0) },
       events: Stream.empty
     }
     return { orchestrator, started, ongoing } satisfies Fake

@@ -19,7 +19,9 @@ const agent = (agentId: string, scope: ReadonlyArray<string> = []): RegisteredAg
   agentId,
   scope,
   apiVersion: "4.0",
-  softwareVersion: { ...softwareVersion, commercialVersion: "1.0.0", semanticVersion: "1.0.0" }
+  softwareVersion: { ...softwareVersion, commercialVersion: "1.0.0", semanticVersion: "1.0.0" },
+  features: [],
+  backendType: "BRO"
 })
 
 // A job runner on an empty registry and records in memory, with a one-minute stage timeout.
@@ -182,7 +184,9 @@ describe("Orchestrator.layerTest", () => {
   it.effect("runs backups, restores and deletes through the job runner with agents that always succeed", () =>
     Effect.gen(function*() {
       const orchestrator = yield* Orchestrator.Orchestrator
-      expect((yield* orchestrator.managers).map((manager) => manager.id)).toEqual(["DEFAULT", "alpha", "beta"])
+      expect((yield* orchestrator.managers).map((manager) => manager.id)).toEqual([
+        "DEFAULT", "DEFAULT-db-agent", "DEFAULT-web-agent", "alpha", "alpha-db-agent", "beta", "beta-web-agent"
+      ])
       const backup = yield* orchestrator.startAction("DEFAULT", "CREATE_BACKUP", "weekly")
       expect(yield* orchestrator.awaitAction(backup.id)).toMatchObject({ result: "SUCCESS", progressPercentage: 100 })
       const weekly = yield* orchestrator.backup("DEFAULT", "weekly")

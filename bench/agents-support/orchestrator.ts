@@ -19,10 +19,11 @@
 import { FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
 import type { Scope } from "effect"
-import { Duration, Effect, Ref, Schedule, Stream } from "effect"
+import { Console, Duration, Effect, Ref, Schedule, Stream } from "effect"
 import { performance } from "node:perf_hooks"
 import { parseArgs } from "node:util"
 import type { OrchestratorEvent } from "../../orchestrator/Model.js"
+import * as OpenFiles from "../../orchestrator/OpenFiles.js"
 import * as Orchestrator from "../../orchestrator/Orchestrator.js"
 import { runChild, say, serveCommands } from "./child.js"
 import type { MemoryPeaks } from "./protocol.js"
@@ -114,6 +115,8 @@ const serve = (
     const fs = yield* FileSystem.FileSystem
     // Acquired first, so removed after the orchestrator has stopped.
     const storage = yield* fs.makeTempDirectoryScoped({ prefix: "bro-agent-bench-agents-" })
+    // 1 000 agents are 1 000 sockets, and as many files while they transfer.
+    yield* Effect.flatMap(OpenFiles.raiseSoftLimit(), (outcome) => Console.error(OpenFiles.describe(outcome)))
     const orchestrator = yield* Orchestrator.make({ port: 0, storage, stageTimeout })
     const stagesOf = yield* stageClocks(orchestrator)
     const memory = yield* memorySampler

@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import type * as grpc from "@grpc/grpc-js"
-import { Context, Effect, Layer, Queue } from "effect"
+import { Context, Duration, Effect, Layer, Queue } from "effect"
 import type { AgentMessage } from "../../src/core/Message.js"
 import { OrchestratorMessage } from "../../src/core/Message.js"
 import type { StatusCode } from "../../src/core/Status.js"
@@ -17,6 +17,7 @@ import * as Wire from "../../src/internal/Wire.js"
 import type { AgentConnection } from "../AgentRegistry.js"
 import { acknowledgement, AgentRegistry, registrationProblems, scopeOf } from "../AgentRegistry.js"
 import { OrchestratorEvents } from "../Events.js"
+import { Faults, matching } from "../Faults.js"
 import { JobRunner } from "../JobRunner.js"
 import { OrchestratorEvent } from "../Model.js"
 import * as Quote from "../Quote.js"
@@ -55,12 +56,14 @@ const acknowledge = OrchestratorMessage.RegisterAcknowledge({
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<ControlHandler, never, AgentRegistry | JobRunner | OrchestratorEvents> = Layer.effect(
+export const layer: Layer.Layer<ControlHandler, never, AgentRegistry | JobRunner | OrchestratorEvents | Faults> = Layer
+  .effect(
   ControlHandler,
   Effect.gen(function*() {
     const registry = yield* AgentRegistry
     const runner = yield* JobRunner
     const events = yield* OrchestratorEvents
+    const faults = yield* Faults
 
     const handle = (call: ControlCall) =>
       Effect.gen(function*() {
@@ -90,9 +93,19 @@ export const layer: Layer.Layer<ControlHandler, never, AgentRegistry | JobRunner
         // The last stage the runner asked on this stream: what its stage-completes answer.
         let asked: StageQuestion | undefined
         const ask = (question: StageQuestion, messages: ReadonlyArray<OrchestratorMessage>) =>
-          Effect.suspend(() => {
+          Effect.gen(function*() {
             asked = question
-            return Effect.forEach(messages, send, { discard: true })
+            const agentId = agent?.info.agentId ?? ""
+            const ending = yield* faults.take(matching("end-stream", agentId, { stage: question.stage }))
+            if (ending !== undefined) {
+              yield* Effect.logWarning(`Fault: ended the control stream of ${agentId} at stage ${question.stage}`)
+              return yield* close(ending.status, ending.message ?? `Fault injected at stage ${question.stage}`)
+            }
+            const delay = yield* faults.take(matching("delay-stage", agentId, { stage: question.stage }))
+            const sendAll = Effect.forEach(messages, send, { discard: true })
+            if (delay === undefined) return yield* sendAll
+            // Late for this agent only: the stage's other agents get theirs now.
+            yield* Effect.forkDaemon(Effect.zipRight(Effect.sleep(Duration.seconds(delay.seconds)), sendAll))
           })
         let agent: AgentConnection | undefined
 
@@ -113,12 +126,22 @@ export const layer: Layer.Layer<ControlHandler, never, AgentRegistry | JobRunner
               )
               return
             }
+            const refusal = yield* faults.take(matching("refuse-registration", message.agentId))
+            if (refusal !== undefined) {
+              yield* close(refusal.status, refusal.message)
+              yield* events.publish(
+                OrchestratorEvent.AgentRejected({ agentId: message.agentId, status: refusal.status, reasons: [refusal.message] })
+              )
+              return
+            }
             const registered = yield* registry.register({
               info: {
                 agentId: message.agentId,
                 scope: scopeOf(message.scope),
                 apiVersion: message.apiVersion,
-                softwareVersion: message.softwareVersion
+                softwareVersion: message.softwareVersion,
+                features: message.apiVersion === "4.0" ? message.features : [],
+                backendType: message.apiVersion === "4.0" ? message.backendType : "BRO"
               },
               peer,
               ask
@@ -144,6 +167,10 @@ export const layer: Layer.Layer<ControlHandler, never, AgentRegistry | JobRunner
               )
             }
           } else if (message._tag === "StageComplete" && agent !== undefined) {
+            const hold = asked === undefined
+              ? undefined
+              : yield* faults.take(matching("hold-answer", agent.info.agentId, { stage: asked.stage }))
+            if (hold !== undefined) yield* Effect.sleep(Duration.seconds(hold.seconds))
             yield* runner.answer({
               question: asked,
               agentId: agent.info.agentId,

@@ -16,6 +16,8 @@ import { FilePart } from "../../src/core/Message.js"
 import type { StatusCode } from "../../src/core/Status.js"
 import * as Status from "../../src/core/Status.js"
 import * as Wire from "../../src/internal/Wire.js"
+import { Faults, matching } from "../Faults.js"
+import { Transfers } from "../Transfers.js"
 import { FlowControl } from "../FlowControl.js"
 import type { Job } from "../jobs/Job.js"
 import { JobRunner } from "../JobRunner.js"
@@ -76,6 +78,13 @@ const downloadProblem = (job: Job | undefined, request: FragmentRequest): string
   return undefined
 }
 
+/** Where a fault stops a restore stream. */
+class FaultStop extends Data.TaggedError("FaultStop")<{}> {}
+
+/** A checksum that is not `checksum`: each hex digit moved by one. */
+const wrongChecksum = (checksum: string): string =>
+  checksum.replace(/[0-9A-Fa-f]/g, (digit) => ((parseInt(digit, 16) + 1) % 16).toString(16).toUpperCase())
+
 /**
  * The download handler of one orchestrator.
  *
@@ -84,13 +93,15 @@ const downloadProblem = (job: Job | undefined, request: FragmentRequest): string
  */
 export const layer = (
   options: DownloadOptions
-): Layer.Layer<DownloadHandler, never, JobRunner | BackupStore | FlowControl> =>
+): Layer.Layer<DownloadHandler, never, JobRunner | BackupStore | FlowControl | Faults | Transfers> =>
   Layer.effect(
     DownloadHandler,
     Effect.gen(function*() {
       const runner = yield* JobRunner
       const store = yield* BackupStore
       const budget = (yield* FlowControl).downloads
+      const faults = yield* Faults
+      const transfers = yield* Transfers
 
       const handle = (call: DownloadCall) => {
         const peer = peerOf(call)
@@ -129,6 +140,19 @@ export const layer = (
               `Fragment ${Quote.quote(request.fragment.fragmentId)} of agent ${request.agentId} is not stored`
             )
           }
+          const fault = yield* faults.take(
+            matching("serve-restore", request.agentId, { fragmentId: request.fragment.fragmentId })
+          )
+          const transfer = yield* transfers.start(job.id, {
+            agentId: request.agentId,
+            fragmentId: fragment.fragmentId,
+            direction: "download",
+            bytesTotal: fragment.backupFile.size + (fragment.customMetadataFile?.size ?? 0)
+          })
+          let complete = false
+          // Content bytes sent, for a fault that cuts or stalls at a byte.
+          let sent = 0
+          const stopsAt = fault === undefined || fault.mode === "wrong-checksum" ? undefined : fault.atByte ?? 0
           // Flow control: at most two messages handed to grpc-js and not yet
           // written out (grpc-js alone would take 16, 8 MiB per download), so memory
           // does not grow with the number of agents restoring at once.
@@ -195,13 +219,23 @@ export const layer = (
                   budget.giveBack()
                   break
                 }
-                for (const [index, content] of Chunk.toReadonlyArray(chunks).entries()) {
+                for (const [index, whole] of Chunk.toReadonlyArray(chunks).entries()) {
                   if (index > 0) yield* Effect.zipRight(budget.take, Effect.sync(() => void held++))
-                  yield* write(Wire.restoreToWire(FilePart.Content({ file, content })), true)
+                  const content = stopsAt === undefined ? whole : whole.subarray(0, Math.max(0, stopsAt - sent))
+                  if (content.length > 0) {
+                    sent += content.length
+                    yield* write(Wire.restoreToWire(FilePart.Content({ file, content })), true)
+                    yield* transfer.add(content.length)
+                  }
+                  if (stopsAt !== undefined && sent >= stopsAt) return yield* new FaultStop()
                 }
               }
+              if (stopsAt !== undefined) return yield* new FaultStop()
               // The store checked the checksum after the last chunk: it is the stored one.
-              yield* write(Wire.restoreToWire(FilePart.Checksum({ file, checksum: storedFile.checksum })))
+              const checksum = fault?.mode === "wrong-checksum" && file === "BACKUP_FILE"
+                ? wrongChecksum(storedFile.checksum)
+                : storedFile.checksum
+              yield* write(Wire.restoreToWire(FilePart.Checksum({ file, checksum })))
             }))
           yield* Effect.scoped(Effect.gen(function*() {
             yield* job.openTransfer(request.agentId)
@@ -209,8 +243,15 @@ export const layer = (
               Effect.gen(function*() {
                 yield* send("BACKUP_FILE", fragment.backupFile)
                 if (fragment.customMetadataFile !== undefined) yield* send("CUSTOM_METADATA_FILE", fragment.customMetadataFile)
+                complete = true
                 yield* end("OK", "")
-              }),
+              }).pipe(
+                Effect.catchTag("FaultStop", () =>
+                  // A cut stream ends as if complete; a stalled one waits until the agent gives up.
+                  fault?.mode === "cut"
+                    ? Effect.zipRight(Effect.logWarning("Fault: cut the restore stream"), end("OK", ""))
+                    : Effect.zipRight(Effect.logWarning("Fault: stalled the restore stream"), Effect.never))
+              ),
               Deferred.await(cancelled)
             )
           })).pipe(
@@ -223,7 +264,8 @@ export const layer = (
                   ? error.message
                   : `Storage failed: ${error.message}`
               )
-            )
+            ),
+            Effect.ensuring(Effect.suspend(() => transfer.end(complete && fault === undefined ? "DONE" : "FAILED")))
           )
         }).pipe(Effect.scoped, Effect.annotateLogs({ call: "restore", peer: peer.address }))
       }

@@ -22,6 +22,8 @@ import { md5 } from "../../src/internal/Checksum.js"
 import * as RestoreReader from "../../src/internal/RestoreReader.js"
 import * as Wire from "../../src/internal/Wire.js"
 import { OrchestratorEvents } from "../Events.js"
+import { Faults, matching } from "../Faults.js"
+import { Transfers } from "../Transfers.js"
 import { FlowControl } from "../FlowControl.js"
 import type { Job } from "../jobs/Job.js"
 import { JobRunner } from "../JobRunner.js"
@@ -94,7 +96,7 @@ const messageBytes = (message: BackupMessage) => (message._tag === "Content" ? m
 export const layer: Layer.Layer<
   UploadHandler,
   never,
-  JobRunner | BackupStore | FlowControl | OrchestratorEvents | FileSystem.FileSystem
+  JobRunner | BackupStore | FlowControl | OrchestratorEvents | Faults | Transfers | FileSystem.FileSystem
 > = Layer.effect(
   UploadHandler,
   Effect.gen(function*() {
@@ -103,6 +105,8 @@ export const layer: Layer.Layer<
     const budget = (yield* FlowControl).uploads
     const events = yield* OrchestratorEvents
     const fs = yield* FileSystem.FileSystem
+    const faults = yield* Faults
+    const transfers = yield* Transfers
 
     const handle = (call: UploadCall, respond: grpc.sendUnaryData<object>) => {
       const peer = peerOf(call)
@@ -207,6 +211,24 @@ export const layer: Layer.Layer<
           return
         }
 
+        const abort = yield* faults.take(matching("abort-upload", request.agentId, { fragmentId }))
+        const aborted = () =>
+          new Refused({
+            reason: abort?.message ??
+              (abort?.atByte === undefined
+                ? "Fault injected: upload aborted after the backup file's checksum"
+                : `Fault injected: upload aborted at byte ${abort.atByte}`)
+          })
+        let received = 0
+        const declared = Number(request.fragment.sizeInBytes)
+        const transfer = yield* transfers.start(job.id, {
+          agentId: request.agentId,
+          fragmentId,
+          direction: "upload",
+          bytesTotal: Number.isFinite(declared) && declared > 0 ? declared : 0
+        })
+        let uploaded = false
+
         // The upload: its folder goes when it ends, before the agent hears how.
         const receive = Effect.gen(function*() {
           let committed = false
@@ -248,6 +270,7 @@ export const layer: Layer.Layer<
               )
               if (!kept) return yield* Effect.fail(new Refused({ reason: actionEnded(job) }))
               committed = true
+              uploaded = true
               yield* answer("OK", "")
               yield* events.publish(OrchestratorEvent.FragmentStored({
                 actionId: job.id,
@@ -262,6 +285,11 @@ export const layer: Layer.Layer<
             // Refused when it arrives, not when the file system refuses it (or its `.md5`) later.
             const badName = message._tag === "FileName" ? fileNameProblem(message.fileName) : undefined
             if (badName !== undefined) return yield* Effect.fail(new Refused({ reason: `Invalid file name: ${badName}` }))
+            if (message._tag === "Content" && message.file === "BACKUP_FILE") yield* transfer.add(message.content.length)
+            if (abort?.atByte !== undefined && message._tag === "Content") {
+              received += message.content.length
+              if (received >= abort.atByte) return yield* Effect.fail(aborted())
+            }
             const read = RestoreReader.read(reader, message)
             if (Either.isLeft(read)) return yield* Effect.fail(new Refused({ reason: read.left.reason }))
             reader = read.right.state
@@ -282,6 +310,9 @@ export const layer: Layer.Layer<
                 size: output.size,
                 checksum
               }
+              if (abort !== undefined && abort.atByte === undefined && output.file === "BACKUP_FILE") {
+                return yield* Effect.fail(aborted())
+              }
             }
           }
         })
@@ -295,7 +326,8 @@ export const layer: Layer.Layer<
           yield* Effect.raceFirst(Effect.scoped(receive), ended)
         }).pipe(
           // Inside the scope: refused while the upload still counts as open.
-          Effect.catchAll((error) => refuse(error._tag === "Refused" ? error.reason : `Storage failed: ${error.message}`))
+          Effect.catchAll((error) => refuse(error._tag === "Refused" ? error.reason : `Storage failed: ${error.message}`)),
+          Effect.ensuring(Effect.suspend(() => transfer.end(uploaded ? "DONE" : "FAILED")))
         ))
       }).pipe(Effect.scoped, Effect.annotateLogs({ call: "backup", peer: peer.address }))
     }

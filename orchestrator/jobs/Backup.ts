@@ -11,7 +11,7 @@ import type { PlatformError } from "@effect/platform/Error"
 import { Effect } from "effect"
 import { OrchestratorMessage } from "../../src/core/Message.js"
 import type { AgentConnection } from "../AgentRegistry.js"
-import { belongsTo } from "../AgentRegistry.js"
+import { belongsTo, managerMeaning } from "../AgentRegistry.js"
 import type { BackupRecord, RecordedSoftwareVersion } from "../Model.js"
 import type { ActionContext, ActionOutcome, ActionRequest } from "./Action.js"
 import * as Job from "./Job.js"
@@ -34,7 +34,9 @@ export const createBackup = (
     if ((yield* context.backups.find(manager, backupName)) !== undefined) {
       return { success: false, info: `A backup named ${backupName} already exists in ${manager}` }
     }
-    const participants = (yield* context.registry.agents).filter((agent) => belongsTo(agent.info, manager))
+    const registered = yield* context.registry.agents
+    const meaning = managerMeaning(manager, registered.map((agent) => agent.info))
+    const participants = registered.filter((agent) => belongsTo(agent.info, manager, meaning))
     if (participants.length === 0) {
       return { success: false, info: `No agent is registered for backup manager ${manager}` }
     }
@@ -57,7 +59,7 @@ export const createBackup = (
     const preparation = OrchestratorMessage.Preparation({
       action: "BACKUP",
       backupName,
-      backupType: manager,
+      backupType: meaning.backupType,
       softwareVersion: undefined,
       fragments: []
     })

@@ -11,6 +11,7 @@ import { Effect } from "effect"
 import { FragmentInformation } from "../../src/core/Fragment.js"
 import { OrchestratorMessage } from "../../src/core/Message.js"
 import type { AgentConnection } from "../AgentRegistry.js"
+import { managerMeaning } from "../AgentRegistry.js"
 import type { StoredFragment } from "../Model.js"
 import type { ActionContext, ActionOutcome, ActionRequest } from "./Action.js"
 import * as Job from "./Job.js"
@@ -54,6 +55,7 @@ export const restore = (context: ActionContext, request: ActionRequest): Effect.
         return agent === undefined ? [] : [agent]
       })
       .sort((a, b) => a.order - b.order)
+    const meaning = managerMeaning(manager, participants.map((agent) => agent.info))
     const job = yield* Job.make({ id: request.id, kind: "RESTORE", manager, backupName, participants, restoring: backup })
     yield* context.begin(job)
     const preparationFor = (agent: AgentConnection): ReadonlyArray<OrchestratorMessage> => {
@@ -68,7 +70,7 @@ export const restore = (context: ActionContext, request: ActionRequest): Effect.
       const preparation = OrchestratorMessage.Preparation({
         action: "RESTORE",
         backupName,
-        backupType: manager,
+        backupType: meaning.backupType,
         softwareVersion,
         fragments: entries ? (fragments.length > 0 ? [placeholder] : []) : fragments
       })

@@ -26,7 +26,13 @@ const FragmentId = checked(idRule("fragment id", idProblem))
 const BackupName = checked(backupNameProblem)
 const FileName = checked(fileNameProblem)
 
-const SoftwareVersionJson = Schema.Struct({
+/**
+ * A software version as a backup records it, with the agent and its API version.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const RecordedSoftwareVersionJson = Schema.Struct({
   agentId: AgentId,
   apiVersion: Schema.String,
   productName: Schema.String,
@@ -39,13 +45,25 @@ const SoftwareVersionJson = Schema.Struct({
   semanticVersion: Schema.String
 })
 
-const StoredFileJson = Schema.Struct({
+/**
+ * A file the orchestrator stored: its name, size and MD5 (32 hex digits).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const StoredFileJson = Schema.Struct({
   name: FileName,
   size: Schema.Number.pipe(Schema.int(), Schema.nonNegative()),
   checksum: Schema.String.pipe(Schema.pattern(/^[0-9A-Fa-f]{32}$/, { message: () => "a checksum is 32 hex digits" }))
 })
 
-const FragmentJson = Schema.Struct({
+/**
+ * A fragment the orchestrator stored.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const StoredFragmentJson = Schema.Struct({
   agentId: AgentId,
   fragmentId: FragmentId,
   version: Schema.String,
@@ -88,6 +106,6 @@ export const BackupRecordJson = Schema.Struct({
   creationTime: Schema.String.pipe(
     Schema.filter((time) => !Number.isNaN(Date.parse(time)) || "the creation time is not a date")
   ),
-  softwareVersions: Schema.Array(SoftwareVersionJson),
-  fragments: Schema.Array(FragmentJson)
+  softwareVersions: Schema.Array(RecordedSoftwareVersionJson),
+  fragments: Schema.Array(StoredFragmentJson)
 }).pipe(Schema.filter((record) => consistency(record) ?? true))
