@@ -133,7 +133,8 @@ for agent in pack-check-agent pack-check-promise-agent; do
   await_line "$work/orchestrator.log" " agent $agent registered" "${pids[0]}" "bro-agent orchestrator"
 done
 agents="$(cd "$app" && npx --no-install bro-agent agents --url "$url")" || fail "bro-agent agents failed: $agents"
-[[ "$(sort <<<"$agents" | tr '\n' ' ')" == "pack-check-agent pack-check-promise-agent " ]] ||
+# A table: a header line, then one agent a line with its id first.
+[[ "$(awk 'NR > 1 { print $1 }' <<<"$agents" | sort | tr '\n' ' ')" == "pack-check-agent pack-check-promise-agent " ]] ||
   fail "bro-agent agents lists \"$agents\", not the two agents"
 say "bro-agent agents lists both agents"
 
