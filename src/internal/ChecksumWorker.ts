@@ -384,6 +384,50 @@ const newSessionState = (): SessionState => ({
   closed: undefined
 })
 
+// Bytes are gathered in the session's current slot of shared memory; a slot
+// goes to the worker when it is full, or at `flush` (the digest, the file's
+// end). When no slot is free, feeding waits for `freeSlot`; `failed` is
+// checked before each feed (a file writer whose disk failed).
+const slotFeeder = <E>(
+  thread: HashingThread,
+  id: number,
+  state: SessionState,
+  view: Uint8Array,
+  freeSlot: Effect.Effect<void, E>,
+  failed: () => E | undefined
+) => {
+  let current: number | undefined
+  let filled = 0
+  const flush = () => {
+    if (current === undefined) return
+    if (filled > 0) post(thread, { kind: "update", id, slot: current, length: filled })
+    else state.free.push(current)
+    current = undefined
+    filled = 0
+  }
+  const feed = (bytes: Uint8Array): Effect.Effect<void, E> => {
+    let offset = 0
+    const next: Effect.Effect<void, E> = Effect.suspend(() => {
+      const failure = failed()
+      if (failure !== undefined) return Effect.fail(failure)
+      while (offset < bytes.length) {
+        if (current === undefined) {
+          current = state.free.pop()
+          if (current === undefined) return Effect.zipRight(freeSlot, Effect.zipRight(checkThread(thread), next))
+        }
+        const length = Math.min(slotSize - filled, bytes.length - offset)
+        view.set(bytes.subarray(offset, offset + length), current * slotSize + filled)
+        filled += length
+        offset += length
+        if (filled === slotSize) flush()
+      }
+      return Effect.void
+    })
+    return next
+  }
+  return { feed, flush }
+}
+
 const workerSession = (thread: HashingThread): Effect.Effect<Md5Session, never, Scope.Scope> =>
   Effect.gen(function*() {
     const id = thread.nextId++
@@ -411,36 +455,7 @@ const workerSession = (thread: HashingThread): Effect.Effect<Md5Session, never, 
       })
     })
 
-    // Small updates are gathered in the current slot; a slot goes to the
-    // worker when it is full, or at the digest.
-    let current: number | undefined
-    let filled = 0
-    const flush = () => {
-      if (current === undefined) return
-      if (filled > 0) post(thread, { kind: "update", id, slot: current, length: filled })
-      else state.free.push(current)
-      current = undefined
-      filled = 0
-    }
-
-    const update = (bytes: Uint8Array): Effect.Effect<void> => {
-      let offset = 0
-      const feed: Effect.Effect<void> = Effect.suspend(() => {
-        while (offset < bytes.length) {
-          if (current === undefined) {
-            current = state.free.pop()
-            if (current === undefined) return Effect.zipRight(freeSlot, Effect.zipRight(checkThread(thread), feed))
-          }
-          const length = Math.min(slotSize - filled, bytes.length - offset)
-          view.set(bytes.subarray(offset, offset + length), current * slotSize + filled)
-          filled += length
-          offset += length
-          if (filled === slotSize) flush()
-        }
-        return Effect.void
-      })
-      return feed
-    }
+    const { feed: update, flush } = slotFeeder(thread, id, state, view, freeSlot, () => undefined)
 
     const digest = Effect.zipRight(
       checkThread(thread),
@@ -555,36 +570,7 @@ const fileWriteSession = (
       })
     }).pipe(Effect.timeoutFail({ duration: timeout, onTimeout: () => timedOut(`the disk to write ${path}`) }))
 
-    let current: number | undefined
-    let filled = 0
-    const flush = () => {
-      if (current === undefined) return
-      if (filled > 0) post(thread, { kind: "update", id, slot: current, length: filled })
-      else state.free.push(current)
-      current = undefined
-      filled = 0
-    }
-
-    const write = (bytes: Uint8Array): Effect.Effect<void, PlatformError | DataChannelTimeout> => {
-      let offset = 0
-      const feed: Effect.Effect<void, PlatformError | DataChannelTimeout> = Effect.suspend(() => {
-        const failure = failed()
-        if (failure !== undefined) return Effect.fail(failure)
-        while (offset < bytes.length) {
-          if (current === undefined) {
-            current = state.free.pop()
-            if (current === undefined) return Effect.zipRight(freeSlot, Effect.zipRight(checkThread(thread), feed))
-          }
-          const length = Math.min(slotSize - filled, bytes.length - offset)
-          view.set(bytes.subarray(offset, offset + length), current * slotSize + filled)
-          filled += length
-          offset += length
-          if (filled === slotSize) flush()
-        }
-        return Effect.void
-      })
-      return feed
-    }
+    const { feed: write, flush } = slotFeeder<PlatformError | DataChannelTimeout>(thread, id, state, view, freeSlot, failed)
 
     const finish = Effect.suspend(() => {
       const failure = failed()
