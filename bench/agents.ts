@@ -56,7 +56,6 @@
  * child whose driver vanished stops when its stdin closes.
  */
 import { FileSystem } from "@effect/platform"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Duration, Effect, Either, Ref, Schedule } from "effect"
 import { readFileSync } from "node:fs"
 import { cpus } from "node:os"
@@ -70,6 +69,7 @@ import { startProtocolChild } from "./agents-support/children.js"
 import { BenchFailure, cpuSecondsOf } from "./support/processes.js"
 import { load, machine } from "./support/report.js"
 import { formatSize, MiB, parseSize, positiveInteger } from "./support/sizes.js"
+import { dispatch, runDriver } from "./support/main.js"
 
 // ---------------------------------------------------------------------------
 // Options
@@ -449,22 +449,13 @@ const drive = (args: ReadonlyArray<string>) => {
     const verdict = report(options, yield* Ref.get(results), failure)
     if (!verdict.pass) process.exitCode = 1
   })
-  NodeRuntime.runMain(program.pipe(Effect.provide(NodeContext.layer)), {
-    teardown: (exit, onExit) => {
-      const code = exit._tag === "Success" ? (process.exitCode === 1 ? 1 : 0) : 1
-      onExit(code)
-      process.exit(code)
-    }
-  })
+  runDriver(program)
 }
 
-const [role, ...rest] = process.argv.slice(2)
-if (role === "orchestrator") {
-  const { main } = await import("./agents-support/orchestrator.js")
-  main(rest)
-} else if (role === "fleet") {
-  const { main } = await import("./agents-support/fleet.js")
-  main(rest)
-} else {
-  drive(process.argv.slice(2))
-}
+await dispatch(
+  {
+    orchestrator: () => import("./agents-support/orchestrator.js"),
+    fleet: () => import("./agents-support/fleet.js")
+  },
+  drive
+)

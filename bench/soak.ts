@@ -36,7 +36,6 @@
  * Ctrl-C.
  */
 import { FileSystem } from "@effect/platform"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Duration, Effect, Schedule } from "effect"
 import { createHash, randomBytes } from "node:crypto"
 import { join } from "node:path"
@@ -48,6 +47,7 @@ import { BenchFailure, rssKiBOf } from "./support/processes.js"
 import type { Verdict } from "./support/report.js"
 import { load, machine, printVerdicts, table } from "./support/report.js"
 import { formatSize, KiB, parseSize, positiveInteger } from "./support/sizes.js"
+import { dispatch, runDriver } from "./support/main.js"
 
 /** How far the RSS after the last cycle may be from the RSS after the compared one. */
 const maximumGrowth = 0.1
@@ -219,23 +219,13 @@ const drive = (args: ReadonlyArray<string>) => {
     Effect.catchTag("BenchFailure", (failure) =>
       Effect.zipRight(Console.error(`FAIL  ${failure.reason}`), Effect.sync(() => void (process.exitCode = 1))))
   )
-  NodeRuntime.runMain(program.pipe(Effect.provide(NodeContext.layer)), {
-    disablePrettyLogger: true,
-    teardown: (exit, onExit) => {
-      const code = exit._tag === "Success" ? (process.exitCode === 1 ? 1 : 0) : 1
-      onExit(code)
-      process.exit(code)
-    }
-  })
+  runDriver(program, { disablePrettyLogger: true })
 }
 
-const [role, ...rest] = process.argv.slice(2)
-if (role === "orchestrator") {
-  const { main } = await import("./agents-support/orchestrator.js")
-  main(rest)
-} else if (role === "agent") {
-  const { main } = await import("./soak-support/agent.js")
-  main(rest)
-} else {
-  drive(process.argv.slice(2))
-}
+await dispatch(
+  {
+    orchestrator: () => import("./agents-support/orchestrator.js"),
+    agent: () => import("./soak-support/agent.js")
+  },
+  drive
+)
