@@ -14,8 +14,7 @@
  *   orchestrator, against which an upload must wait instead of buffering.
  * - `restore` streams the file given on the command line as the protocol
  *   lays it out (file name, 512 KiB content chunks, upper-case MD5),
- *   whatever fragment is asked for, waiting for 'drain' whenever grpc-js
- *   says its buffer is full, with at most two messages queued in grpc-js
+ *   whatever fragment is asked for, with at most two messages queued in grpc-js
  *   (grpc-java's onReady keeps BRO's queue as short): with grpc-js's 16 the
  *   server held 8 MiB for a slower client and spent up to 0.9 of a core
  *   collecting it, on the cores the client shares. Content messages are encoded by hand: each
@@ -124,18 +123,6 @@ const checkContentEncoding = () => {
   if (!buffer.equals(expected)) throw new Error("the hand-encoded content message differs from protobufjs's")
 }
 
-/** Resolves when the stream may take more, or when the call is over. */
-const drained = (call: grpc.ServerWritableStream<unknown, Buffer>): Promise<void> =>
-  new Promise((resolve) => {
-    const done = () => {
-      call.off("drain", done)
-      call.off("cancelled", done)
-      resolve()
-    }
-    call.on("drain", done)
-    call.on("cancelled", done)
-  })
-
 const maxQueued = 2
 
 const serveRestore = async (call: grpc.ServerWritableStream<unknown, Buffer>, checksum: string) => {
@@ -157,10 +144,10 @@ const serveRestore = async (call: grpc.ServerWritableStream<unknown, Buffer>, ch
     pending?.()
   }
   const send = async (message: Buffer) => {
+    // Two in flight stay far below grpc-js's 16-message buffer: 'drain' never comes into it.
     inFlight++
-    const room = call.write(message, written)
+    call.write(message, written)
     if (inFlight >= maxQueued && !cancelled) await new Promise<void>((resolve) => (wake = resolve))
-    if (!room && !cancelled) await drained(call)
   }
   const handle = await open(file, "r")
   try {
