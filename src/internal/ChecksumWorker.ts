@@ -7,20 +7,22 @@
  * wait while a chunk is hashed.
  *
  * A transfer copies each chunk into one of a few slots of memory it shares
- * with the worker, and the worker hands the slot back once hashed (and
- * written). When the worker falls behind, the transfer waits for a slot:
+ * with the workers, and a slot is free again once hashed (and written). When the worker falls behind, the transfer waits for a slot:
  * memory stays bounded and the transfer runs at the speed of the slower of
  * the two. The chunk itself is dropped at once, so that no buffer of the
  * transfer lives long enough for the collector to keep it. Small transfers,
  * whose size is known, are hashed in place, where a thread would cost more
  * than it saves.
  *
- * Transfers that only hash share one thread. A file being written has a
- * thread of its own, taken from a pool, so that a disk that hangs holds up
- * that file only: its wait for a slot is bounded by the data channel's
- * timeout, and a thread that did not hand its slots back is not used again.
- * The worker opens, writes and closes the file itself, with Node's
- * synchronous calls, which block that thread and never the event loop.
+ * Every transfer's bytes are hashed on one shared thread. A file being
+ * written has, besides, a thread of its own that writes it, taken from a
+ * pool: the two threads read the same slots at once, so that a download
+ * runs at the slower of hashing and writing rather than at their sum, and a
+ * disk that hangs holds up that file only: its wait for a slot is bounded
+ * by the data channel's timeout, and a thread that did not hand its slots
+ * back is not used again. The writer opens, writes and closes the file
+ * itself, with Node's synchronous calls, which block that thread and never
+ * the event loop.
  *
  * @since 0.1.0
  */
@@ -95,7 +97,8 @@ export interface Checksums {
    */
   readonly open: (size: number | undefined) => Effect.Effect<Md5Session, never, Scope.Scope>
   /**
-   * A session that writes a file and hashes it on a thread of its own, or
+   * A session that writes a file on a thread of its own while the bytes are
+   * hashed on the shared one, or
    * `undefined` when these checksums write no files (the caller writes
    * them). The file is open once this succeeded, and closed with the scope
    * (or by `finish`).
@@ -124,9 +127,9 @@ const idleTimeToLive = "5 seconds"
 
 // The worker's program: plain JavaScript, evaluated as a script, so that it
 // runs the same from the sources (tests) and from the build. A session with
-// a path writes each slot into its file after hashing it; the first failure
-// is kept, the file closed, and every later slot of the session only handed
-// back.
+// a path writes each slot into its file (after hashing it, unless it was
+// opened with \`hash: false\`); the first failure is kept, the file closed,
+// and every later slot of the session only handed back.
 const workerSource = `
 const { parentPort } = require("node:worker_threads")
 const { createHash } = require("node:crypto")
@@ -156,7 +159,13 @@ parentPort.on("message", (message) => {
   switch (message.kind) {
     case "open": {
       if (message.memory !== undefined) memories.set(message.memoryId, new Uint8Array(message.memory))
-      const session = { hash: createHash("md5"), memory: memories.get(message.memoryId), slotSize: message.slotSize, fd: undefined, failure: undefined }
+      const session = {
+        hash: message.hash === false ? undefined : createHash("md5"),
+        memory: memories.get(message.memoryId),
+        slotSize: message.slotSize,
+        fd: undefined,
+        failure: undefined
+      }
       sessions.set(message.id, session)
       if (message.path !== undefined) {
         try {
@@ -175,7 +184,7 @@ parentPort.on("message", (message) => {
       if (session !== undefined && session.failure === undefined) {
         const start = message.slot * session.slotSize
         const bytes = session.memory.subarray(start, start + message.length)
-        session.hash.update(bytes)
+        if (session.hash !== undefined) session.hash.update(bytes)
         if (session.fd !== undefined) {
           try {
             for (let offset = 0; offset < bytes.length;) offset += fs.writeSync(session.fd, bytes, offset, bytes.length - offset)
@@ -194,7 +203,9 @@ parentPort.on("message", (message) => {
       if (session === undefined) break
       const failure = session.failure ?? closeFile(session)
       parentPort.postMessage(
-        failure === undefined ? { id: message.id, checksum: session.hash.digest("hex").toUpperCase() } : { id: message.id, failure }
+        failure === undefined
+          ? { id: message.id, checksum: session.hash === undefined ? "" : session.hash.digest("hex").toUpperCase() }
+          : { id: message.id, failure }
       )
       break
     }
@@ -219,6 +230,8 @@ type WorkerRequest =
     readonly slotSize: number
     readonly path?: string
     readonly flag?: string
+    /** False for a session that only writes: another thread hashes its slots. */
+    readonly hash?: boolean
   }
   | { readonly kind: "update"; readonly id: number; readonly slot: number; readonly length: number }
   | { readonly kind: "digest"; readonly id: number }
@@ -240,11 +253,22 @@ interface WorkerReply {
   readonly failure?: WorkerFailure
 }
 
-/** What the event loop keeps of one session. */
-interface SessionState {
+/**
+ * A session's slots, as the event loop sees them: a slot is free again once
+ * every thread it was posted to handed it back (two for a file written on
+ * one thread and hashed on another).
+ */
+interface Slots {
   readonly free: Array<number>
-  /** Resumes an update waiting for a free slot. */
+  /** How many threads hold each slot now. */
+  readonly holders: Array<number>
+  /** Resumes a feed waiting for a free slot. */
   wake: (() => void) | undefined
+}
+
+/** What the event loop keeps of one session on one thread. */
+interface SessionState {
+  readonly slots: Slots
   /** Resumes a digest (or an open) waiting for the worker's answer: a checksum, or the thread's failure. */
   answer: ((reply: Effect.Effect<WorkerReply>) => void) | undefined
   /** The file's first failure, for a session that writes one. */
@@ -253,9 +277,11 @@ interface SessionState {
   closed: (() => void) | undefined
 }
 
-/** Slots for one session at a time, shared with the worker. */
+/** Slots for one session at a time, shared with the threads that read them. */
 interface SlotMemory {
+  /** Unique in the process: a thread keeps every memory it was sent by this id. */
   readonly id: number
+  readonly shared: SharedArrayBuffer
   readonly view: Uint8Array
 }
 
@@ -264,7 +290,8 @@ interface HashingThread {
   readonly sessions: Map<number, SessionState>
   /** Memories no session uses now; a session takes one, or makes one when none is free. */
   readonly memories: Array<SlotMemory>
-  memoryCount: number
+  /** The memories this thread was sent, by id. */
+  readonly known: Set<number>
   nextId: number
   /** Why the worker stopped, when it stopped unasked. */
   failure: Error | undefined
@@ -272,6 +299,13 @@ interface HashingThread {
 }
 
 const post = (thread: HashingThread, request: WorkerRequest) => thread.worker.postMessage(request)
+
+/** The memory an open message carries: sent once to each thread, then named by its id. */
+const memoryFor = (thread: HashingThread, memory: SlotMemory): SharedArrayBuffer | undefined => {
+  if (thread.known.has(memory.id)) return undefined
+  thread.known.add(memory.id)
+  return memory.shared
+}
 
 let running = 0
 
@@ -296,7 +330,7 @@ const spawnThread = (): HashingThread => {
     worker,
     sessions: new Map(),
     memories: [],
-    memoryCount: 0,
+    known: new Set(),
     nextId: 0,
     failure: undefined,
     closing: false
@@ -306,9 +340,13 @@ const spawnThread = (): HashingThread => {
     if (session === undefined) return
     if (reply.failure !== undefined && session.failure === undefined) session.failure = reply.failure
     if (reply.slot !== undefined) {
-      session.free.push(reply.slot)
-      const wake = session.wake
-      session.wake = undefined
+      const slots = session.slots
+      const holders = (slots.holders[reply.slot] ?? 1) - 1
+      slots.holders[reply.slot] = holders
+      if (holders > 0) return
+      slots.free.push(reply.slot)
+      const wake = slots.wake
+      slots.wake = undefined
       wake?.()
     } else if (reply.closed === true) {
       session.closed?.()
@@ -320,7 +358,7 @@ const spawnThread = (): HashingThread => {
     if (thread.closing || thread.failure !== undefined) return
     thread.failure = failure
     for (const session of thread.sessions.values()) {
-      session.wake?.()
+      session.slots.wake?.()
       session.answer?.(Effect.die(failure))
       session.closed?.()
     }
@@ -364,44 +402,63 @@ let memoriesMade = 0
  */
 export const slotMemoriesMade = (): number => memoriesMade
 
-// A memory for a new session, and what the open message carries of it. A
-// memory given back while the worker still reads a slot of the session
-// before is safe: that session is over, and the worker takes the next
-// session's slots only from its messages, which come after.
-const takeMemory = (thread: HashingThread): { readonly memory: SlotMemory; readonly shared: SharedArrayBuffer | undefined } => {
-  const free = thread.memories.pop()
-  if (free !== undefined) return { memory: free, shared: undefined }
-  const shared = new SharedArrayBuffer(slotsPerSession * slotSize)
-  memoriesMade++
-  return { memory: { id: thread.memoryCount++, view: new Uint8Array(shared) }, shared }
-}
+// A memory for a new session. A memory given back while a worker still
+// reads a slot of the session before is safe: that session is over, and a
+// worker takes the next session's slots only from its messages, which come
+// after.
+// The memory goes back to the thread's pool with the scope.
+const takeMemory = (thread: HashingThread): Effect.Effect<SlotMemory, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const free = thread.memories.pop()
+      if (free !== undefined) return free
+      const shared = new SharedArrayBuffer(slotsPerSession * slotSize)
+      return { id: memoriesMade++, shared, view: new Uint8Array(shared) }
+    }),
+    (memory) => Effect.sync(() => void thread.memories.push(memory))
+  )
 
-const newSessionState = (): SessionState => ({
+const newSlots = (): Slots => ({
   free: Array.from({ length: slotsPerSession }, (_, slot) => slot),
-  wake: undefined,
+  holders: Array.from({ length: slotsPerSession }, () => 0),
+  wake: undefined
+})
+
+const newSessionState = (slots: Slots): SessionState => ({
+  slots,
   answer: undefined,
   failure: undefined,
   closed: undefined
 })
 
+/** A thread and the id a session has on it. */
+interface Reader {
+  readonly thread: HashingThread
+  readonly id: number
+}
+
 // Bytes are gathered in the session's current slot of shared memory; a slot
-// goes to the worker when it is full, or at `flush` (the digest, the file's
-// end). When no slot is free, feeding waits for `freeSlot`; `failed` is
-// checked before each feed (a file writer whose disk failed).
+// goes to every reader when it is full, or at `flush` (the digest, the
+// file's end). When no slot is free, feeding waits for `freeSlot`; `failed`
+// is checked before each feed (a file writer whose disk failed).
 const slotFeeder = <E>(
-  thread: HashingThread,
-  id: number,
-  state: SessionState,
+  readers: ReadonlyArray<Reader>,
+  slots: Slots,
   view: Uint8Array,
   freeSlot: Effect.Effect<void, E>,
   failed: () => E | undefined
 ) => {
   let current: number | undefined
   let filled = 0
+  const checkThreads = Effect.forEach(readers, (reader) => checkThread(reader.thread), { discard: true })
   const flush = () => {
     if (current === undefined) return
-    if (filled > 0) post(thread, { kind: "update", id, slot: current, length: filled })
-    else state.free.push(current)
+    if (filled > 0) {
+      slots.holders[current] = readers.length
+      for (const { thread, id } of readers) post(thread, { kind: "update", id, slot: current, length: filled })
+    } else {
+      slots.free.push(current)
+    }
     current = undefined
     filled = 0
   }
@@ -412,8 +469,8 @@ const slotFeeder = <E>(
       if (failure !== undefined) return Effect.fail(failure)
       while (offset < bytes.length) {
         if (current === undefined) {
-          current = state.free.pop()
-          if (current === undefined) return Effect.zipRight(freeSlot, Effect.zipRight(checkThread(thread), next))
+          current = slots.free.pop()
+          if (current === undefined) return Effect.zipRight(freeSlot, Effect.zipRight(checkThreads, next))
         }
         const length = Math.min(slotSize - filled, bytes.length - offset)
         view.set(bytes.subarray(offset, offset + length), current * slotSize + filled)
@@ -428,35 +485,34 @@ const slotFeeder = <E>(
   return { feed, flush }
 }
 
-const workerSession = (thread: HashingThread): Effect.Effect<Md5Session, never, Scope.Scope> =>
+// Waits for a free slot, or for what stops the session: a thread that
+// stopped, a file that failed.
+const waitForSlot = (slots: Slots, stopped: () => boolean) =>
+  Effect.async<void>((resume) => {
+    if (slots.free.length > 0 || stopped()) return resume(Effect.void)
+    slots.wake = () => resume(Effect.void)
+    return Effect.sync(() => {
+      slots.wake = undefined
+    })
+  })
+
+/** A session on the hashing thread, in `memory`: closed with the scope, unless `digest` ended it. */
+const hashingSession = (thread: HashingThread, memory: SlotMemory, slots: Slots) =>
   Effect.gen(function*() {
     const id = thread.nextId++
-    const { memory, shared } = takeMemory(thread)
-    const view = memory.view
-    const state = newSessionState()
+    const state = newSessionState(slots)
     yield* Effect.acquireRelease(
       Effect.sync(() => {
         thread.sessions.set(id, state)
-        post(thread, { kind: "open", id, memoryId: memory.id, memory: shared, slotSize })
+        post(thread, { kind: "open", id, memoryId: memory.id, memory: memoryFor(thread, memory), slotSize })
       }),
       () =>
         Effect.sync(() => {
-          thread.memories.push(memory)
           if (!thread.sessions.delete(id)) return
           if (thread.failure === undefined) post(thread, { kind: "close", id, answer: false })
         })
     )
-
-    const freeSlot = Effect.async<void>((resume) => {
-      if (state.free.length > 0 || thread.failure !== undefined) return resume(Effect.void)
-      state.wake = () => resume(Effect.void)
-      return Effect.sync(() => {
-        state.wake = undefined
-      })
-    })
-
-    const { feed: update, flush } = slotFeeder(thread, id, state, view, freeSlot, () => undefined)
-
+    // The checksum of every slot posted before it.
     const digest = Effect.zipRight(
       checkThread(thread),
       Effect.async<string>((resume) => {
@@ -465,12 +521,20 @@ const workerSession = (thread: HashingThread): Effect.Effect<Md5Session, never, 
           thread.sessions.delete(id)
           resume(Effect.map(reply, (answer) => answer.checksum ?? ""))
         }
-        flush()
         post(thread, { kind: "digest", id })
       })
     )
+    return { reader: { thread, id }, digest }
+  })
 
-    return { update, digest }
+const workerSession = (thread: HashingThread): Effect.Effect<Md5Session, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const memory = yield* takeMemory(thread)
+    const slots = newSlots()
+    const session = yield* hashingSession(thread, memory, slots)
+    const freeSlot = waitForSlot(slots, () => thread.failure !== undefined)
+    const { feed: update, flush } = slotFeeder([session.reader], slots, memory.view, freeSlot, () => undefined)
+    return { update, digest: Effect.suspend(() => (flush(), session.digest)) }
   })
 
 // A failure of the worker's file as NodeFileSystem reports one: a
@@ -503,20 +567,25 @@ interface WriterThread extends HashingThread {
   idle: (() => void) | undefined
 }
 
+// The file is written by `thread` and hashed, slot by slot, by `hasher` (the
+// transfers' shared hashing thread): the two run at once, and a slot is free
+// again once both are through with it. A disk that hangs holds `thread`
+// only; the hashing thread never touches the disk.
 const fileWriteSession = (
   thread: WriterThread,
+  hasher: HashingThread,
   options: FileWriteOptions
 ): Effect.Effect<FileWriteSession, PlatformError | DataChannelTimeout, Scope.Scope> =>
   Effect.gen(function*() {
     const { path, timeout } = options
     const id = thread.nextId++
-    const { memory, shared } = takeMemory(thread)
-    const view = memory.view
-    const state = newSessionState()
+    const memory = yield* takeMemory(hasher)
+    const slots = newSlots()
+    const state = newSessionState(slots)
     let finished = false
     const failed = () => (state.failure === undefined ? undefined : systemErrorOf(state.failure, path))
     const timedOut = (waitingFor: string) => new DataChannelTimeout({ waitingFor, after: timeout })
-    // The worker's answer to an open or a digest, within the timeout.
+    // The writer's answer to an open or a digest, within the timeout.
     const answer = (request: WorkerRequest, waitingFor: string) =>
       Effect.async<WorkerReply>((resume) => {
         state.answer = (reply) => {
@@ -534,11 +603,20 @@ const fileWriteSession = (
       if (thread.sessions.size === 0) thread.idle?.()
     }
 
-    yield* Effect.acquireRelease(
+    const openFile = Effect.acquireRelease(
       Effect.suspend(() => {
         thread.sessions.set(id, state)
         return answer(
-          { kind: "open", id, memoryId: memory.id, memory: shared, slotSize, path, flag: options.flag ?? "wx" },
+          {
+            kind: "open",
+            id,
+            memoryId: memory.id,
+            memory: memoryFor(thread, memory),
+            slotSize,
+            path,
+            flag: options.flag ?? "wx",
+            hash: false
+          },
           `the disk to create ${path}`
         )
       }).pipe(
@@ -552,7 +630,6 @@ const fileWriteSession = (
       ),
       () =>
         Effect.sync(() => {
-          thread.memories.push(memory)
           if (finished || !thread.sessions.has(id)) return
           if (thread.failure !== undefined) return forget()
           // Closed once the worker is through with the slots it holds: the
@@ -561,16 +638,19 @@ const fileWriteSession = (
           post(thread, { kind: "close", id, answer: true })
         })
     ).pipe(Effect.flatMap((opened) => (opened._tag === "Left" ? Effect.fail(opened.left) : Effect.void)))
+    yield* openFile
+    const hashing = yield* hashingSession(hasher, memory, slots)
 
-    const freeSlot = Effect.async<void>((resume) => {
-      if (state.free.length > 0 || thread.failure !== undefined || state.failure !== undefined) return resume(Effect.void)
-      state.wake = () => resume(Effect.void)
-      return Effect.sync(() => {
-        state.wake = undefined
-      })
-    }).pipe(Effect.timeoutFail({ duration: timeout, onTimeout: () => timedOut(`the disk to write ${path}`) }))
+    const freeSlot = waitForSlot(slots, () => thread.failure !== undefined || hasher.failure !== undefined || state.failure !== undefined)
+      .pipe(Effect.timeoutFail({ duration: timeout, onTimeout: () => timedOut(`the disk to write ${path}`) }))
 
-    const { feed: write, flush } = slotFeeder<PlatformError | DataChannelTimeout>(thread, id, state, view, freeSlot, failed)
+    const { feed: write, flush } = slotFeeder<PlatformError | DataChannelTimeout>(
+      [{ thread, id }, hashing.reader],
+      slots,
+      memory.view,
+      freeSlot,
+      failed
+    )
 
     const finish = Effect.suspend(() => {
       const failure = failed()
@@ -578,11 +658,11 @@ const fileWriteSession = (
       flush()
       return answer({ kind: "digest", id }, `the disk to write and close ${path}`).pipe(
         Effect.zipLeft(checkThread(thread)),
-        Effect.flatMap((reply) => {
+        Effect.flatMap(() => {
           finished = true
           forget()
           const error = failed()
-          return error === undefined ? Effect.succeed(reply.checksum ?? "") : Effect.fail(error)
+          return error === undefined ? hashing.digest : Effect.fail(error)
         })
       )
     })
@@ -665,11 +745,11 @@ const writerThreads = (
   })
 
 /**
- * Checksums that use one worker thread for the transfers that only hash,
- * started at the first large transfer and stopped when no transfer has used
- * it for a few seconds, or when the scope closes; sessions of concurrent
- * transfers share it. Each file written has a thread of its own, from a
- * pool kept the same way.
+ * Checksums that use one worker thread for hashing, started at the first
+ * large transfer and stopped when no transfer has used it for a few
+ * seconds, or when the scope closes; sessions of concurrent transfers share
+ * it. Each file written has, besides, a thread of its own that writes it,
+ * from a pool kept the same way.
  *
  * @since 0.1.0
  * @category constructors
@@ -682,7 +762,11 @@ export const make: Effect.Effect<Checksums, never, Scope.Scope> = Effect.gen(fun
       size !== undefined && size < inPlaceBelow
         ? Effect.sync(inPlaceSession)
         : Effect.flatMap(RcRef.get(thread), workerSession),
-    openFileWriter: (options) => Effect.flatMap(writer(options.timeout), (taken) => fileWriteSession(taken, options))
+    openFileWriter: (options) =>
+      Effect.flatMap(
+        RcRef.get(thread),
+        (hasher) => Effect.flatMap(writer(options.timeout), (taken) => fileWriteSession(taken, hasher, options))
+      )
   }
 })
 
