@@ -10,6 +10,7 @@
  * | program                   | what it does                                                          |
  * | ------------------------- | --------------------------------------------------------------------- |
  * | `md5`                     | reads the file in 512 KiB chunks and hashes it (no network)           |
+ * | `disk`                    | writes as many bytes into a new file, 512 KiB sync writes (no network) |
  * | `bare-upload`             | raw grpc-js client stream on `backup`, same messages, no hashing      |
  * | `bare-download`           | raw grpc-js server stream on `restore`, the agent's 1 MiB window      |
  * | `agent-upload`            | `Fragments.sendFragment` with `fromPath`, over `GrpcTransport`        |
@@ -66,7 +67,7 @@ import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
 import { randomBytes } from "node:crypto"
 import { closeSync, openSync, statfsSync, writeSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { cpus, tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
@@ -95,6 +96,7 @@ const targets = {
 
 const labels: Record<ProgramName, string> = {
   "md5": "MD5 alone (read + hash)",
+  "disk": "disk alone (new file, 512 KiB writes)",
   "bare-upload": "bare grpc-js upload (1 MiB receiver)",
   "bare-download": "bare grpc-js download (1 MiB window)",
   "agent-upload": "agent upload (fromPath)",
@@ -213,6 +215,8 @@ interface Summary {
   readonly cpuPerGiB: number
   /** Median CPU use of the orchestrator's process during the transfer, when known. */
   readonly orchestratorCpu: number | undefined
+  /** Median CPU seconds of the orchestrator's process per GiB moved, when known. */
+  readonly orchestratorCpuPerGiB: number | undefined
   /** Median count of full collections of the measured process's main heap during the transfer. */
   readonly fullCollections: number
   /** Largest idle RSS, largest peak RSS and largest increase of one over the other, over the runs, MiB. */
@@ -225,12 +229,16 @@ const summarize = (results: ReadonlyArray<Run>): Summary => {
   const orchestratorCpu = results.flatMap((result) =>
     result.orchestratorCpuSeconds === undefined ? [] : [result.orchestratorCpuSeconds / result.seconds]
   )
+  const orchestratorCpuPerGiB = results.flatMap((result) =>
+    result.orchestratorCpuSeconds === undefined ? [] : [result.orchestratorCpuSeconds / (result.bytes / GiB)]
+  )
   return {
     runs: results.map(throughput),
     throughput: median(results.map(throughput)),
     cpu: median(results.map((result) => result.cpuSeconds / result.seconds)),
     cpuPerGiB: median(results.map((result) => result.cpuSeconds / (result.bytes / GiB))),
     orchestratorCpu: orchestratorCpu.length === 0 ? undefined : median(orchestratorCpu),
+    orchestratorCpuPerGiB: orchestratorCpuPerGiB.length === 0 ? undefined : median(orchestratorCpuPerGiB),
     fullCollections: median(results.map((result) => result.fullCollections)),
     idleRss: Math.max(...results.map((result) => result.idleRssKiB / 1024)),
     peakRss: Math.max(...results.map((result) => result.maxRssKiB / 1024)),
@@ -321,6 +329,28 @@ const throughputVerdicts = (report: SizeReport): Array<Verdict> => {
     verdicts.push(ratioVerdict(`${size} ${label}`, agent.throughput, ceiling, target, `min(MD5, ${bare})`))
   }
   against("agent-download", "bare-download", targets.download, "download to disk")
+  // The disk is the third ceiling of a download to disk (not in the
+  // issue's target): shown beside it, with the CPU the three take alone.
+  const disk = get("disk")
+  const toDisk = get("agent-download")
+  const bare = get("bare-download")
+  if (disk !== undefined && toDisk !== undefined && md5 !== undefined && bare !== undefined) {
+    const ceiling = Math.min(md5.throughput, bare.throughput, disk.throughput)
+    verdicts.push({
+      ...ratioVerdict(`${size} download to disk, disk too`, toDisk.throughput, ceiling, targets.download, "min(MD5, bare-download, disk)"),
+      pass: undefined
+    })
+    const alone = md5.cpuPerGiB + bare.cpuPerGiB + disk.cpuPerGiB + (bare.orchestratorCpuPerGiB ?? 0)
+    verdicts.push({
+      label: `${size} CPU a download to disk needs`,
+      value: `${alone.toFixed(2)} s per GiB (MD5 ${md5.cpuPerGiB.toFixed(2)} + bare ${bare.cpuPerGiB.toFixed(2)} + disk ${
+        disk.cpuPerGiB.toFixed(2)
+      } + its orchestrator ${(bare.orchestratorCpuPerGiB ?? 0).toFixed(2)}) on ${cpus().length} cores: at most ${
+        (cpus().length / alone * 1024).toFixed(0)
+      } MiB/s with every core busy`,
+      pass: undefined
+    })
+  }
   against("agent-download-stream", "bare-download", targets.downloadStream, "download as a stream")
   against("agent-upload", "bare-upload", targets.upload, "upload (fromPath)")
   against("agent-upload-stream", "bare-upload", targets.upload, "upload (fromStream)")

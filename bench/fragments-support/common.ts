@@ -32,6 +32,9 @@ export const readyMarker = "BENCH-READY "
  * The programs measured, in the order they run within a round.
  *
  * - `md5`: MD5 of the file read in chunks, no network.
+ * - `disk`: the fragment's size written into a new file of the folder in
+ *   512 KiB synchronous writes from one buffer, as the agent's writer thread
+ *   writes (the disk alone: no network, no hashing).
  * - `bare-upload`: a raw grpc-js client stream on `backup` with the same
  *   messages, no hashing, into the orchestrator's 1 MiB window.
  * - `bare-download`: a raw grpc-js server stream on `restore` with the
@@ -50,6 +53,7 @@ export const readyMarker = "BENCH-READY "
  */
 export const programNames = [
   "md5",
+  "disk",
   "bare-upload",
   "bare-download",
   "agent-upload",

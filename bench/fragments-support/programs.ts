@@ -4,7 +4,7 @@
  * is its own, and prints `BENCH-RESULT {…}` (see `common.ts`).
  *
  * This module holds the baselines, which load nothing of the library: MD5
- * alone (node:crypto only), and a bare grpc-js upload and download of the
+ * alone (node:crypto only), the disk alone (node:fs only), and a bare grpc-js upload and download of the
  * same messages without hashing (grpc-js and proto-loader only, on the
  * package's `proto/`), the download with the agent's 1 MiB window. The
  * agent's programs are in `agent.ts`, loaded only when one of them runs.
@@ -18,7 +18,7 @@
 import * as grpc from "@grpc/grpc-js"
 import * as protoLoader from "@grpc/proto-loader"
 import { createHash } from "node:crypto"
-import { existsSync } from "node:fs"
+import { closeSync, existsSync, openSync, writeSync } from "node:fs"
 import { open } from "node:fs/promises"
 import { basename, dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -59,6 +59,39 @@ const md5Alone = async (options: ProgramOptions): Promise<number> => {
   } finally {
     await handle.close()
   }
+}
+
+// ---------------------------------------------------------------------------
+// The disk alone
+// ---------------------------------------------------------------------------
+
+/**
+ * Writes the fragment's size into a new file of the folder, 512 KiB at a
+ * time from one buffer (the file's first chunk), with the synchronous calls
+ * the agent's writer thread makes, and closes it.
+ */
+const diskAlone = async (options: ProgramOptions): Promise<ProgramResult> => {
+  const source = await open(options.file, "r")
+  const buffer = Buffer.alloc(chunkSize)
+  try {
+    await source.read(buffer, 0, chunkSize, 0)
+  } finally {
+    await source.close()
+  }
+  return measure(options, async () => {
+    const descriptor = openSync(join(options.folder, "disk.bin"), "wx")
+    let total = 0
+    try {
+      while (total < options.size) {
+        const length = Math.min(chunkSize, options.size - total)
+        for (let offset = 0; offset < length;) offset += writeSync(descriptor, buffer, offset, length - offset)
+        total += length
+      }
+    } finally {
+      closeSync(descriptor)
+    }
+    return total
+  })
 }
 
 // ---------------------------------------------------------------------------
@@ -200,6 +233,8 @@ const run = async (options: ProgramOptions): Promise<ProgramResult> => {
   switch (options.program) {
     case "md5":
       return measure(options, () => md5Alone(options))
+    case "disk":
+      return diskAlone(options)
     case "bare-upload":
     case "bare-download": {
       const methods = loadDataMethods()

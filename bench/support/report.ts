@@ -42,7 +42,8 @@ export const load = (): string => loadavg().map((value) => value.toFixed(2)).joi
 export interface Verdict {
   readonly label: string
   readonly value: string
-  readonly pass: boolean
+  /** Undefined for a figure shown beside the targets, which is none itself. */
+  readonly pass: boolean | undefined
 }
 
 /** Prints the verdicts under a title; returns how many failed. */
@@ -51,7 +52,8 @@ export const printVerdicts = (title: string, verdicts: ReadonlyArray<Verdict>): 
   console.log(`\n${title}`)
   const width = Math.max(...verdicts.map((verdict) => verdict.label.length))
   for (const verdict of verdicts) {
-    console.log(`  ${verdict.pass ? "PASS" : "FAIL"}  ${verdict.label.padEnd(width)}  ${verdict.value}`)
+    const mark = verdict.pass === undefined ? "info" : verdict.pass ? "PASS" : "FAIL"
+    console.log(`  ${mark}  ${verdict.label.padEnd(width)}  ${verdict.value}`)
   }
-  return verdicts.filter((verdict) => !verdict.pass).length
+  return verdicts.filter((verdict) => verdict.pass === false).length
 }
