@@ -12,7 +12,7 @@
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import type * as grpc from "@grpc/grpc-js"
-import { Context, Data, Effect, Either, Layer, Queue } from "effect"
+import { Context, Data, Effect, Either, ExecutionStrategy, Exit, Layer, Queue, Scope } from "effect"
 import { join } from "node:path"
 import type { BackupMessage, FilePart, FragmentRequest } from "../../src/core/Message.js"
 import type { StatusCode } from "../../src/core/Status.js"
@@ -237,8 +237,17 @@ export const layer: Layer.Layer<
             (folder) => (committed ? Effect.void : fs.remove(folder, { recursive: true }).pipe(Effect.ignore))
           )
           let reader: RestoreReader.ReaderState = RestoreReader.initial
-          // The file being written and its MD5, from its name to its checksum.
-          let file: { readonly handle: FileSystem.File; readonly hash: Md5 } | undefined
+          // The file being written and its MD5, from its name to its checksum:
+          // its handle is open only that long (a thousand uploads at once,
+          // each with a custom-metadata file, would hold two each), in a
+          // scope of its own that the upload's closes too.
+          const uploadScope = yield* Effect.scope
+          let file: { readonly handle: FileSystem.File; readonly hash: Md5; readonly scope: Scope.CloseableScope } | undefined
+          const closeFile = Effect.suspend(() => {
+            const open = file
+            file = undefined
+            return open === undefined ? Effect.void : Scope.close(open.scope, Exit.void)
+          })
           const stored: { backupFile?: StoredFile; customMetadataFile?: StoredFile } = {}
           const subfolder = (part: FilePart) => join(folder, part.file === "BACKUP_FILE" ? "data" : "customMetadata")
 
@@ -266,6 +275,7 @@ export const layer: Layer.Layer<
               if (late !== undefined) return yield* Effect.fail(new Refused({ reason: late }))
               yield* fs.writeFileString(join(folder, "Fragment.json"), JSON.stringify(fragment, null, 2))
               const kept = yield* job.storeFragment(
+                `${request.agentId}/${fragmentId}`,
                 Effect.as(storage.commitUpload(folder, job.manager, job.backupName, request.agentId, fragmentId), fragment)
               )
               if (!kept) return yield* Effect.fail(new Refused({ reason: actionEnded(job) }))
@@ -295,13 +305,17 @@ export const layer: Layer.Layer<
             reader = read.right.state
             const output = read.right.output
             if (output?._tag === "FileStarted" && message._tag === "FileName") {
+              yield* closeFile
               yield* fs.makeDirectory(subfolder(message), { recursive: true })
-              file = { handle: yield* fs.open(join(subfolder(message), output.fileName), { flag: "w" }), hash: md5() }
+              const scope = yield* Scope.fork(uploadScope, ExecutionStrategy.sequential)
+              const handle = yield* Scope.extend(fs.open(join(subfolder(message), output.fileName), { flag: "w" }), scope)
+              file = { handle, hash: md5(), scope }
             } else if (output?._tag === "Bytes" && file !== undefined) {
               file.hash.update(output.bytes)
               yield* file.handle.writeAll(output.bytes)
             } else if (output?._tag === "FileEnded" && message._tag === "Checksum" && file !== undefined) {
               const checksum = file.hash.digest()
+              yield* closeFile
               const mismatch = RestoreReader.checksumProblem(output, checksum)
               if (mismatch !== undefined) return yield* Effect.fail(new Refused({ reason: mismatch.reason }))
               yield* fs.writeFileString(join(subfolder(message), `${output.fileName}.md5`), checksum)

@@ -41,12 +41,13 @@ export interface Job {
   readonly failFragment: (agentId: string, reason: string) => Effect.Effect<void>
   /**
    * Runs `commit` (which moves an upload into the backup's folder) and adds
-   * its fragment to the backup being created; one sent again replaces the
-   * earlier attempt. Once the runner has taken the backup's fragments for
-   * its record, `commit` is not run and the answer is false: the folder
-   * holds no fragment its record does not list.
+   * its fragment, `key` (`agentId/fragmentId`), to the backup being created;
+   * one sent again replaces the earlier attempt. Commits of different keys
+   * run at once, of one key one after the other. Once the runner has taken
+   * the backup's fragments for its record, `commit` is not run and the
+   * answer is false: the folder holds no fragment its record does not list.
    */
-  readonly storeFragment: <E>(commit: Effect.Effect<StoredFragment, E>) => Effect.Effect<boolean, E>
+  readonly storeFragment: <E>(key: string, commit: Effect.Effect<StoredFragment, E>) => Effect.Effect<boolean, E>
 }
 
 /**
@@ -103,9 +104,26 @@ export const make = (fields: {
       })
     }
     const stage = yield* Ref.make<JobStage>("PREPARATION")
-    const fragments = yield* Ref.make<ReadonlyMap<string, StoredFragment>>(new Map())
-    const fragmentsLock = yield* Effect.makeSemaphore(1)
+    // Changed only by the commits below, in place: no copy per fragment with a thousand agents.
+    const fragments = new Map<string, StoredFragment>()
+    // Commits of different fragments run at once (a thousand agents commit
+    // at the end of the same stage, each commit a few file-system calls);
+    // two of the same fragment run one after the other. The record is taken
+    // once the commits in progress are done, and no commit starts after.
+    const fragmentLocks = new Map<string, Effect.Semaphore>()
     let fragmentsTaken = false
+    let committing = 0
+    let allCommitted: (() => void) | undefined
+    const commitEnded = Effect.sync(() => {
+      committing--
+      if (committing === 0) allCommitted?.()
+    })
+    const lockOf = (key: string) =>
+      Effect.suspend(() => {
+        const known = fragmentLocks.get(key)
+        if (known !== undefined) return Effect.succeed(known)
+        return Effect.tap(Effect.makeSemaphore(1), (made) => Effect.sync(() => void fragmentLocks.set(key, made)))
+      })
     return {
       ...fields,
       participation,
@@ -128,17 +146,29 @@ export const make = (fields: {
         const failure = participation.get(agentId)?.fragmentFailure
         return failure === undefined ? Effect.void : Ref.update(failure, (first) => first ?? reason)
       },
-      // One at a time, so that the record is taken between two commits, never during one.
-      storeFragment: (commit) =>
-        fragmentsLock.withPermits(1)(Effect.gen(function*() {
-          if (fragmentsTaken) return false
-          const fragment = yield* commit
-          yield* Ref.update(fragments, (all) => new Map(all).set(`${fragment.agentId}/${fragment.fragmentId}`, fragment))
-          return true
-        })),
-      takeFragments: fragmentsLock.withPermits(1)(Effect.suspend(() => {
+      storeFragment: (key, commit) =>
+        Effect.flatMap(lockOf(key), (lock) =>
+          lock.withPermits(1)(Effect.uninterruptibleMask((restore) =>
+            Effect.suspend(() => {
+              if (fragmentsTaken) return Effect.succeed(false)
+              committing++
+              return restore(commit).pipe(
+                Effect.tap((fragment) => Effect.sync(() => void fragments.set(key, fragment))),
+                Effect.as(true),
+                Effect.ensuring(commitEnded)
+              )
+            })
+          ))),
+      takeFragments: Effect.suspend(() => {
         fragmentsTaken = true
-        return Effect.map(Ref.get(fragments), (all) => [...all.values()])
-      }))
+        const taken = Effect.sync(() => [...fragments.values()])
+        if (committing === 0) return taken
+        return Effect.zipRight(
+          Effect.async<void>((resume) => {
+            allCommitted = () => resume(Effect.void)
+          }),
+          taken
+        )
+      })
     }
   })

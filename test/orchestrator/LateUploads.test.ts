@@ -43,10 +43,10 @@ describe("a job's fragments (jobs/Job.ts)", () => {
   it.effect("stores no fragment once its record took them, and does not run that fragment's commit", () =>
     Effect.gen(function*() {
       const job = yield* newJob
-      expect(yield* job.storeFragment(Effect.succeed(fragment("early")))).toBe(true)
+      expect(yield* job.storeFragment("agent/early", Effect.succeed(fragment("early")))).toBe(true)
       expect((yield* job.takeFragments).map((each) => each.fragmentId)).toEqual(["early"])
       const committed = yield* Ref.make(false)
-      const kept = yield* job.storeFragment(Effect.as(Ref.set(committed, true), fragment("late")))
+      const kept = yield* job.storeFragment("agent/late", Effect.as(Ref.set(committed, true), fragment("late")))
       expect(kept).toBe(false)
       expect(yield* Ref.get(committed)).toBe(false)
     }))
@@ -57,6 +57,7 @@ describe("a job's fragments (jobs/Job.ts)", () => {
       const committing = yield* Deferred.make<void>()
       const release = yield* Deferred.make<void>()
       const store = yield* Effect.fork(job.storeFragment(
+        "agent/slow",
         Effect.zipRight(Deferred.succeed(committing, undefined), Effect.as(Deferred.await(release), fragment("slow")))
       ))
       yield* Deferred.await(committing)
@@ -66,6 +67,46 @@ describe("a job's fragments (jobs/Job.ts)", () => {
       yield* Deferred.succeed(release, undefined)
       expect(yield* Fiber.join(store)).toBe(true)
       expect((yield* Fiber.join(take)).map((each) => each.fragmentId)).toEqual(["slow"])
+    }))
+})
+
+describe("a job's commits (issue 18: 1 000 agents)", () => {
+  // A commit blocks on `release` once it has started.
+  const blockingCommit = (started: Ref.Ref<ReadonlyArray<string>>, release: Deferred.Deferred<void>, stored: StoredFragment) =>
+    Ref.update(started, (all) => [...all, stored.fragmentId]).pipe(
+      Effect.zipRight(Deferred.await(release)),
+      Effect.as(stored)
+    )
+
+  it.live("runs the commits of different fragments at once, not one after another", () =>
+    Effect.gen(function*() {
+      const job = yield* newJob
+      const started = yield* Ref.make<ReadonlyArray<string>>([])
+      const release = yield* Deferred.make<void>()
+      const stores = yield* Effect.forEach(["a", "b", "c"], (id) =>
+        Effect.fork(job.storeFragment(`agent/${id}`, blockingCommit(started, release, fragment(id)))))
+      yield* pollUntil("every commit to start", Ref.get(started), (all) => all.length === 3)
+      yield* Deferred.succeed(release, undefined)
+      expect(yield* Effect.forEach(stores, Fiber.join)).toEqual([true, true, true])
+      expect((yield* job.takeFragments).map((each) => each.fragmentId).sort()).toEqual(["a", "b", "c"])
+    }))
+
+  it.live("runs two commits of one fragment one after the other, the later one kept", () =>
+    Effect.gen(function*() {
+      const job = yield* newJob
+      const started = yield* Ref.make<ReadonlyArray<string>>([])
+      const first = yield* Deferred.make<void>()
+      const second = yield* Deferred.make<void>()
+      const again = { ...fragment("same"), version: "2.0" }
+      const one = yield* Effect.fork(job.storeFragment("agent/same", blockingCommit(started, first, fragment("same"))))
+      yield* pollUntil("the first commit to start", Ref.get(started), (all) => all.length === 1)
+      const two = yield* Effect.fork(job.storeFragment("agent/same", blockingCommit(started, second, again)))
+      yield* Effect.yieldNow()
+      expect(yield* Ref.get(started)).toEqual(["same"])
+      yield* Deferred.succeed(first, undefined)
+      yield* Deferred.succeed(second, undefined)
+      expect([yield* Fiber.join(one), yield* Fiber.join(two)]).toEqual([true, true])
+      expect((yield* job.takeFragments).map((each) => each.version)).toEqual(["2.0"])
     }))
 })
 
