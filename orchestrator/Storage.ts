@@ -30,6 +30,7 @@ import { BadArgument } from "@effect/platform/Error"
 import { Context, Data, Effect, Either, Layer, Option, ParseResult, Ref, Schema, Stream } from "effect"
 import { basename, dirname, join, resolve } from "node:path"
 import { md5 } from "../src/internal/Checksum.js"
+import { isNodeFileSystem, nativeRealPath } from "../src/internal/nodeFileSystem.js"
 import type { BackupRecord, StoredFile, StoredFragment } from "./Model.js"
 import * as Paths from "./storage/Paths.js"
 import { BackupRecordJson } from "./storage/RecordJson.js"
@@ -185,7 +186,11 @@ export const make = (root: string): Effect.Effect<Storage, PlatformError, FileSy
     const fs = yield* FileSystem.FileSystem
     const absolute = resolve(root)
     yield* fs.makeDirectory(absolute, { recursive: true })
-    const confinement = Paths.confinement(fs, absolute, yield* fs.realPath(absolute))
+    // On Node's file system in one system call: with a thousand uploads
+    // committing at once, Node's own realpath (an lstat per step of the path
+    // on libuv's four threads) took seconds of the orchestrator's time.
+    const realPath = (yield* isNodeFileSystem(fs)) ? nativeRealPath : fs.realPath
+    const confinement = Paths.confinement(realPath, absolute, yield* realPath(absolute))
     const backups = yield* Ref.make<ReadonlyMap<string, BackupRecord>>(new Map())
     // Record changes, one at a time: a corruption mark never lands on a backup being deleted.
     const records = yield* Effect.makeSemaphore(1)

@@ -13,7 +13,6 @@
  *
  * @since 0.1.0
  */
-import type * as FileSystem from "@effect/platform/FileSystem"
 import { BadArgument, type PlatformError } from "@effect/platform/Error"
 import { Effect, Either } from "effect"
 import { randomBytes } from "node:crypto"
@@ -123,9 +122,13 @@ export interface Confinement {
  * @since 0.1.0
  * @category constructors
  */
-export const confinement = (fs: FileSystem.FileSystem, root: string, realRoot: string): Confinement => {
+export const confinement = (
+  realPath: (path: string) => Effect.Effect<string, PlatformError>,
+  root: string,
+  realRoot: string
+): Confinement => {
   const realOfExisting = (path: string): Effect.Effect<string, PlatformError> =>
-    fs.realPath(path).pipe(
+    realPath(path).pipe(
       Effect.catchIf(
         (error) => error._tag === "SystemError" && error.reason === "NotFound" && isInside(root, dirname(path)) &&
           dirname(path) !== path,

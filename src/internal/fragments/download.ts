@@ -16,13 +16,15 @@
  */
 import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { Chunk, Clock, Data, Effect, Either, Fiber, Option, Scope, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import { join } from "node:path"
 import type { FragmentInformation } from "../../core/Fragment.js"
 import type { FragmentFile } from "../../core/Message.js"
 import { sameFileName } from "../Checksum.js"
+// On Node's own file system its files are written on the checksum's worker
+// thread, which uses Node's calls too. Any other FileSystem is given every write.
+import { isNodeFileSystem } from "../nodeFileSystem.js"
 import type { DataChannelTimeout } from "../../transport/OrchestratorTransport.js"
 import type { BackupTarget, DataChannel } from "./channel.js"
 import { withTimeout } from "./channel.js"
@@ -86,14 +88,6 @@ const customMetadataLimit = 16 * 1024 * 1024
 // suffix could pass the file system's limit.
 const temporaryName = (folder: string, kind: "partial" | "aside") =>
   join(folder, `.bro-${kind}-${randomBytes(6).toString("hex")}`)
-
-/**
- * Whether `fs` is Node's own file system (not one a test or a user made):
- * its files are then written on the checksum's worker thread, which uses
- * Node's calls too. Any other FileSystem is given every write.
- */
-const isNodeFileSystem = (fs: FileSystem.FileSystem): Effect.Effect<boolean> =>
-  Effect.map(Effect.provide(FileSystem.FileSystem, NodeFileSystem.layer), (node) => node.open === fs.open)
 
 /** A downloaded file, complete under its temporary name, and where it goes. */
 interface Placement {
