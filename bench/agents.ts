@@ -1,5 +1,5 @@
 /**
- * Many-agents benchmark: one development orchestrator, 200 agents, one
+ * Many-agents benchmark: one development orchestrator, 1 000 agents, one
  * backup and one restore of the lot.
  *
  * What runs, each in its own Node process:
@@ -36,7 +36,7 @@
  * Run it (it is not part of `npm test`): `npm run bench:agents`, with
  * options after `--`:
  *
- * - `--agents 200` (default): how many agents;
+ * - `--agents 1000` (default, and the most): how many agents;
  * - `--processes 4` (default): how many agent processes share them;
  * - `--size 1MiB` (default): the fragment size (B, KiB, MiB);
  * - `--connections own` (default) or `shared`: one TCP connection per agent,
@@ -86,14 +86,14 @@ interface Options {
   readonly cpuProfileFolder: string | undefined
 }
 
-const usage = "usage: npm run bench:agents -- [--agents 200] [--processes 4] [--size 1MiB] " +
+const usage = "usage: npm run bench:agents -- [--agents 1000] [--processes 4] [--size 1MiB] " +
   "[--connections own|shared] [--timeout 300] [--stage-timeout 120] [--cpu-prof DIR]"
 
 const parseOptions = (args: ReadonlyArray<string>): Options => {
   const { values } = parseArgs({
     args: [...args],
     options: {
-      "agents": { type: "string", default: "200" },
+      "agents": { type: "string", default: "1000" },
       "processes": { type: "string", default: "4" },
       "size": { type: "string", default: "1MiB" },
       "connections": { type: "string", default: "own" },
