@@ -7,9 +7,9 @@
  * wait while a chunk is hashed.
  *
  * A transfer copies each chunk into one of a few slots of memory it shares
- * with the workers, and a slot is free again once hashed (and written). When the worker falls behind, the transfer waits for a slot:
- * memory stays bounded and the transfer runs at the speed of the slower of
- * the two. The chunk itself is dropped at once, so that no buffer of the
+ * with the workers, and a slot is free again once hashed (and written).
+ * When the workers fall behind, the transfer waits for a slot: memory stays
+ * bounded and the transfer runs at the speed of the slowest. The chunk itself is dropped at once, so that no buffer of the
  * transfer lives long enough for the collector to keep it. Small transfers,
  * whose size is known, are hashed in place, where a thread would cost more
  * than it saves.
@@ -402,11 +402,11 @@ let memoriesMade = 0
  */
 export const slotMemoriesMade = (): number => memoriesMade
 
-// A memory for a new session. A memory given back while a worker still
-// reads a slot of the session before is safe: that session is over, and a
-// worker takes the next session's slots only from its messages, which come
-// after.
-// The memory goes back to the thread's pool with the scope.
+// A memory for a new session, given back to the thread's pool with the
+// scope. A memory given back while a worker still reads a slot of the
+// session before is safe: that session is over (an interrupted download's
+// file is removed), and a worker takes the next session's slots only from
+// its messages, which come after.
 const takeMemory = (thread: HashingThread): Effect.Effect<SlotMemory, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.sync(() => {
