@@ -113,10 +113,11 @@ export const make = (fields: {
     const fragmentLocks = new Map<string, Effect.Semaphore>()
     let fragmentsTaken = false
     let committing = 0
-    let allCommitted: (() => void) | undefined
+    // Whoever takes the record while commits are in progress, woken by the last.
+    const waitingForCommits: Array<() => void> = []
     const commitEnded = Effect.sync(() => {
       committing--
-      if (committing === 0) allCommitted?.()
+      if (committing === 0) for (const wake of waitingForCommits.splice(0)) wake()
     })
     const lockOf = (key: string) =>
       Effect.suspend(() => {
@@ -165,7 +166,12 @@ export const make = (fields: {
         if (committing === 0) return taken
         return Effect.zipRight(
           Effect.async<void>((resume) => {
-            allCommitted = () => resume(Effect.void)
+            const wake = () => resume(Effect.void)
+            waitingForCommits.push(wake)
+            return Effect.sync(() => {
+              const index = waitingForCommits.indexOf(wake)
+              if (index >= 0) waitingForCommits.splice(index, 1)
+            })
           }),
           taken
         )
