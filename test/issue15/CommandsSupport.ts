@@ -48,8 +48,12 @@ export const unhandledErrors = Effect.acquireRelease(
     })
 ).pipe(Effect.map(({ errors }) => errors))
 
-/** The pids written to `file` one a line (by `echo $$ >> file`). */
+/**
+ * The pids written to `file` one a line (by `echo $$ >> file`); none while
+ * no process wrote one (a run interrupted before its shell started).
+ */
 export const pidsIn = (file: string) =>
   Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFileString(file)).pipe(
+    Effect.catchIf((error) => error._tag === "SystemError" && error.reason === "NotFound", () => Effect.succeed("")),
     Effect.map((text) => text.split("\n").filter((line) => line !== "").map(Number))
   )
