@@ -17,6 +17,7 @@ import type { ControlCall } from "./ControlHandler.js"
 import { ControlHandler } from "./ControlHandler.js"
 import type { Keepalive } from "./Keepalive.js"
 import { serverOptions } from "./Keepalive.js"
+import * as Window from "./Window.js"
 import type { DownloadCall } from "./DownloadHandler.js"
 import { DownloadHandler } from "./DownloadHandler.js"
 import type { UploadCall } from "./UploadHandler.js"
@@ -205,11 +206,13 @@ export const layer = (
             backup: (call: UploadCall, respond: grpc.sendUnaryData<object>) => void run(upload.handle(call, respond)),
             restore: (call: DownloadCall) => void run(download.handle(call))
           })
+          Window.widenStreamWindows(server)
           return server
         }),
         (server) => Effect.sync(() => server.forceShutdown())
       )
       const port = yield* bind(server, options.host, options.port, credentials)
+      Window.widenConnectionWindows(server)
       return { host: options.host, port }
     })
   )
