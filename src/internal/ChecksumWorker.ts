@@ -34,6 +34,7 @@ import { Effect, Fiber, RcRef } from "effect"
 import { Worker } from "node:worker_threads"
 import { DataChannelTimeout } from "../transport/OrchestratorTransport.js"
 import { md5 } from "./Checksum.js"
+import { reasonOf } from "./nodeFileSystem.js"
 
 /**
  * An MD5 being computed, fed chunk by chunk.
@@ -540,19 +541,9 @@ const workerSession = (thread: HashingThread): Effect.Effect<Md5Session, never, 
 // A failure of the worker's file as NodeFileSystem reports one: a
 // SystemError whose description is Node's own message ("ENOSPC: no space
 // left on device, write").
-const reasons: Record<string, SystemError["reason"]> = {
-  ENOENT: "NotFound",
-  EACCES: "PermissionDenied",
-  EPERM: "PermissionDenied",
-  EEXIST: "AlreadyExists",
-  EBUSY: "Busy",
-  EBADF: "BadResource",
-  ETIMEDOUT: "TimedOut"
-}
-
 const systemErrorOf = (failure: WorkerFailure, path: string): PlatformError =>
   new SystemError({
-    reason: reasons[failure.code] ?? "Unknown",
+    reason: reasonOf(failure.code),
     module: "FileSystem",
     method: failure.syscall === "open" ? "open" : failure.syscall === "close" ? "close" : "writeAll",
     pathOrDescriptor: path,

@@ -20,16 +20,28 @@ import { realpath } from "node:fs"
 export const isNodeFileSystem = (fs: FileSystem.FileSystem): Effect.Effect<boolean> =>
   Effect.map(Effect.provide(FileSystem.FileSystem, NodeFileSystem.layer), (node) => node.open === fs.open)
 
-// The reasons NodeFileSystem gives the same codes.
+// NodeFileSystem's reasons for these codes, and three it leaves Unknown.
 const reasons: Record<string, SystemError["reason"]> = {
   ENOENT: "NotFound",
   EACCES: "PermissionDenied",
+  EPERM: "PermissionDenied",
   EEXIST: "AlreadyExists",
   EISDIR: "BadResource",
   ENOTDIR: "BadResource",
+  ELOOP: "BadResource",
+  EBADF: "BadResource",
   EBUSY: "Busy",
-  ELOOP: "BadResource"
+  ETIMEDOUT: "TimedOut"
 }
+
+/**
+ * The `SystemError` reason of an error code from Node's file-system calls,
+ * for failures the library reports as NodeFileSystem does.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const reasonOf = (code: string | undefined): SystemError["reason"] => reasons[code ?? ""] ?? "Unknown"
 
 /**
  * `FileSystem.realPath` in one call of the operating system's `realpath`,
@@ -46,7 +58,7 @@ export const nativeRealPath = (path: string): Effect.Effect<string, PlatformErro
       if (error === null) return resume(Effect.succeed(resolved))
       resume(Effect.fail(
         new SystemError({
-          reason: reasons[error.code ?? ""] ?? "Unknown",
+          reason: reasonOf(error.code),
           module: "FileSystem",
           method: "realPath",
           pathOrDescriptor: path,
