@@ -304,8 +304,8 @@ export const layer: Layer.Layer<
             if (Either.isLeft(read)) return yield* Effect.fail(new Refused({ reason: read.left.reason }))
             reader = read.right.state
             const output = read.right.output
+            // The reader takes a new file name only after the last file's checksum, which closed it.
             if (output?._tag === "FileStarted" && message._tag === "FileName") {
-              yield* closeFile
               yield* fs.makeDirectory(subfolder(message), { recursive: true })
               const scope = yield* Scope.fork(uploadScope, ExecutionStrategy.sequential)
               const handle = yield* Scope.extend(fs.open(join(subfolder(message), output.fileName), { flag: "w" }), scope)

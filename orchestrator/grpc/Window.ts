@@ -9,8 +9,8 @@
  *
  * grpc-js keeps what it needs for this private: the options it creates its
  * HTTP/2 servers with, and the servers themselves. Each is used only when it
- * is there; without it the windows stay grpc-js's, which `windowsOf` in the
- * tests would show.
+ * is there; without it the windows stay grpc-js's, and
+ * `test/orchestrator/Windows.test.ts` fails.
  *
  * @since 0.1.0
  */

@@ -5,9 +5,10 @@
  * stream whose last chunk is held back until the whole fragment checked
  * out. Every failure is turned into `FailedToDownload` with its reason.
  *
- * On Node's file system the backup file is written by the checksum worker
- * thread that hashes it (see `ChecksumWorker`), so that the event loop never
- * waits for the disk and no chunk outlives its copy; any other FileSystem
+ * On Node's file system the backup file is written by a worker thread of
+ * its own while the shared checksum thread hashes it (see `ChecksumWorker`),
+ * so that the event loop never waits for the disk and no chunk outlives its
+ * copy; any other FileSystem
  * service (a test's faults, a user's) is given every write, one chunk
  * written while the next is received. Either way a disk that makes no
  * progress fails the download by the data channel's timeout.
@@ -22,8 +23,6 @@ import { join } from "node:path"
 import type { FragmentInformation } from "../../core/Fragment.js"
 import type { FragmentFile } from "../../core/Message.js"
 import { sameFileName } from "../Checksum.js"
-// On Node's own file system its files are written on the checksum's worker
-// thread, which uses Node's calls too. Any other FileSystem is given every write.
 import { isNodeFileSystem } from "../nodeFileSystem.js"
 import type { DataChannelTimeout } from "../../transport/OrchestratorTransport.js"
 import type { BackupTarget, DataChannel } from "./channel.js"
@@ -173,8 +172,8 @@ export const downloadFragment = (
       )
       const written = new Map<FragmentFile, { path: string; size: number; checksum: string }>()
       let file: FileSystem.File | undefined
-      // With Node's file system the backup file is written by its checksum's
-      // worker thread, under its temporary name, known (and removed on a
+      // With Node's file system the backup file is written by its writer
+      // thread (see `ChecksumWorker`), under its temporary name, known (and removed on a
       // failure) before the thread creates it; any other FileSystem service
       // (a test's faults, say) takes the writes below.
       let writtenByWorker: Placement | undefined
